@@ -1,0 +1,18 @@
+use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use ttl_archiver::{function_handler, writer::dynamodb_client, Archiver, Config, StreamBatch};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+
+    let config =
+        Config::from_env().inspect_err(|err| tracing::error!("invalid configuration: {err}"))?;
+    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let archiver = Archiver::new(&config, dynamodb_client(&sdk_config));
+
+    let archiver = &archiver;
+    run(service_fn(move |event: LambdaEvent<StreamBatch>| async move {
+        function_handler(archiver, event).await
+    }))
+    .await
+}

@@ -1,0 +1,332 @@
+//! Projection of a TTL deletion's old image into the archive item. Pure: no AWS calls.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_lambda_events::event::dynamodb::StreamRecord;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_dynamo::AttributeValue as StreamValue;
+
+use crate::config::Config;
+use crate::key::ItemKey;
+use crate::RecordError;
+
+/// What goes into an archive item, decided once from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    /// Dropped from whole-image copies so a TTL on the archive table can never expire the copy.
+    pub ttl_attribute: Option<String>,
+    /// When set, only these attributes (plus the key) are kept.
+    pub attributes: Option<HashSet<String>>,
+    /// When set, this attribute receives the archive time in epoch seconds.
+    pub archived_at_attribute: Option<String>,
+}
+
+impl From<&Config> for Projection {
+    fn from(config: &Config) -> Self {
+        Projection {
+            ttl_attribute: config.ttl_attribute.clone(),
+            attributes: config
+                .attributes
+                .as_ref()
+                .map(|names| names.iter().cloned().collect()),
+            archived_at_attribute: config.archived_at_attribute.clone(),
+        }
+    }
+}
+
+/// One item ready to be written, with what the writer needs to account for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveItem {
+    pub sequence_number: String,
+    pub key: ItemKey,
+    pub item: HashMap<String, AttributeValue>,
+    /// Upper estimate of the item's size in a BatchWriteItem request body.
+    pub request_bytes: usize,
+}
+
+impl Projection {
+    /// Builds the archive item from a TTL deletion. `archived_at` is epoch seconds.
+    pub fn project(
+        &self,
+        sequence_number: String,
+        change: StreamRecord,
+        archived_at: u64,
+    ) -> Result<ArchiveItem, RecordError> {
+        if change.old_image.is_empty() {
+            let view = change
+                .stream_view_type
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_else(|| "unknown".to_owned());
+            return Err(RecordError::NoOldImage {
+                stream_view_type: view,
+            });
+        }
+        if change.keys.is_empty() {
+            return Err(RecordError::NoKeys);
+        }
+
+        let mut image = change.old_image;
+        match (&self.attributes, &self.ttl_attribute) {
+            (Some(allowed), _) => image.retain(|name, _| allowed.contains(name)),
+            (None, Some(ttl)) => {
+                image.remove(ttl);
+            }
+            (None, None) => {}
+        }
+        if let Some(name) = &self.archived_at_attribute {
+            image.insert(name.clone(), StreamValue::N(archived_at.to_string()));
+        }
+        // The key comes last so that no projection setting can drop or overwrite it.
+        for (name, value) in change.keys.iter() {
+            image.insert(name.clone(), value.clone());
+        }
+
+        let key = ItemKey::of_stream_keys(&change.keys)?;
+        let request_bytes = image
+            .iter()
+            .map(|(n, v)| request_bytes_of(n, v))
+            .sum::<usize>()
+            + 16;
+        let item: HashMap<String, AttributeValue> = image.into();
+        Ok(ArchiveItem {
+            sequence_number,
+            key,
+            item,
+            request_bytes,
+        })
+    }
+}
+
+/// Upper estimate of an attribute's share of the JSON request body: BatchWriteItem requests are
+/// limited to 16 MB on the wire, where binary grows by a third and escapes can grow text.
+fn request_bytes_of(name: &str, value: &StreamValue) -> usize {
+    json_string_bytes(name) + 2 + value_bytes(value)
+}
+
+fn value_bytes(value: &StreamValue) -> usize {
+    const TAG: usize = 8; // {"S":...}
+    TAG + match value {
+        StreamValue::S(s) | StreamValue::N(s) => json_string_bytes(s),
+        StreamValue::B(b) => base64_bytes(b.len()),
+        StreamValue::Bool(_) | StreamValue::Null(_) => 5,
+        StreamValue::Ss(v) | StreamValue::Ns(v) => v.iter().map(|s| json_string_bytes(s) + 1).sum(),
+        StreamValue::Bs(v) => v.iter().map(|b| base64_bytes(b.len()) + 1).sum(),
+        StreamValue::L(v) => v.iter().map(|e| value_bytes(e) + 1).sum(),
+        StreamValue::M(m) => m.iter().map(|(n, v)| request_bytes_of(n, v) + 1).sum(),
+    }
+}
+
+fn json_string_bytes(s: &str) -> usize {
+    // Quotes, plus the worst case (\u00XX) for every byte that JSON must escape.
+    2 + s.len()
+        + 5 * s
+            .bytes()
+            .filter(|&b| b < 0x20 || b == b'"' || b == b'\\')
+            .count()
+}
+
+fn base64_bytes(len: usize) -> usize {
+    2 + len.div_ceil(3) * 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::dynamodb::EventRecord;
+
+    fn change(json: &str) -> StreamRecord {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const SESSION: &str = r#"{
+        "Keys": {"PK": {"S": "session#1"}},
+        "OldImage": {
+            "PK": {"S": "session#1"},
+            "CreationTime": {"N": "1700000000"},
+            "ExpirationTime": {"N": "1700003600"},
+            "SessionInfo": {"M": {"user": {"S": "ada"}, "hits": {"N": "12.50"}}}
+        },
+        "SequenceNumber": "100", "SizeBytes": 120, "StreamViewType": "NEW_AND_OLD_IMAGES"
+    }"#;
+
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.to_owned())
+    }
+    fn n(v: &str) -> AttributeValue {
+        AttributeValue::N(v.to_owned())
+    }
+
+    #[test]
+    fn whole_image_is_copied_without_the_ttl_attribute() {
+        let projection = Projection {
+            ttl_attribute: Some("ExpirationTime".into()),
+            ..Default::default()
+        };
+        let item = projection
+            .project("100".into(), change(SESSION), 0)
+            .unwrap();
+        assert_eq!(item.sequence_number, "100");
+        let mut names: Vec<_> = item.item.keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, ["CreationTime", "PK", "SessionInfo"]);
+        assert_eq!(item.item["CreationTime"], n("1700000000"));
+        let info = item.item["SessionInfo"].as_m().unwrap();
+        assert_eq!(info["user"], s("ada"));
+        assert_eq!(
+            info["hits"],
+            n("12.50"),
+            "numbers keep the decimal string they came with"
+        );
+    }
+
+    #[test]
+    fn without_ttl_attribute_the_whole_image_is_copied() {
+        let item = Projection::default()
+            .project("100".into(), change(SESSION), 0)
+            .unwrap();
+        assert_eq!(item.item.len(), 4);
+        assert_eq!(item.item["ExpirationTime"], n("1700003600"));
+    }
+
+    #[test]
+    fn allow_list_keeps_listed_attributes_and_the_key() {
+        let projection = Projection {
+            attributes: Some(
+                [
+                    "CreationTime".to_owned(),
+                    "SessionInfo".to_owned(),
+                    "Missing".to_owned(),
+                ]
+                .into(),
+            ),
+            ttl_attribute: Some("ExpirationTime".into()),
+            ..Default::default()
+        };
+        let item = projection
+            .project("100".into(), change(SESSION), 0)
+            .unwrap();
+        let mut names: Vec<_> = item.item.keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, ["CreationTime", "PK", "SessionInfo"]);
+    }
+
+    #[test]
+    fn composite_keys_survive_any_projection() {
+        let record = change(
+            r#"{"Keys": {"tenant": {"S": "t1"}, "ts": {"N": "42"}},
+                "OldImage": {"tenant": {"S": "t1"}, "ts": {"N": "42"}, "body": {"S": "x"}},
+                "SequenceNumber": "7", "SizeBytes": 10}"#,
+        );
+        let projection = Projection {
+            attributes: Some(["body".to_owned()].into()),
+            // Misconfigured on purpose: the key must still be written.
+            ttl_attribute: Some("ts".into()),
+            archived_at_attribute: Some("tenant".into()),
+        };
+        let item = projection.project("7".into(), record, 99).unwrap();
+        assert_eq!(item.item["tenant"], s("t1"));
+        assert_eq!(item.item["ts"], n("42"));
+        assert_eq!(item.item["body"], s("x"));
+    }
+
+    #[test]
+    fn archived_at_is_added_as_a_number() {
+        let projection = Projection {
+            archived_at_attribute: Some("ArchivedAt".into()),
+            ..Default::default()
+        };
+        let item = projection
+            .project("100".into(), change(SESSION), 1_800_000_000)
+            .unwrap();
+        assert_eq!(item.item["ArchivedAt"], n("1800000000"));
+    }
+
+    #[test]
+    fn every_type_round_trips_exactly() {
+        let record = change(
+            r#"{"Keys": {"id": {"B": "AAEC/w=="}},
+                "OldImage": {
+                  "id": {"B": "AAEC/w=="},
+                  "s": {"S": "héllo ✓ 日本"}, "empty": {"S": ""},
+                  "n": {"N": "-0.000000000000000000000000000000000000001"},
+                  "big": {"N": "99999999999999999999999999999999999999"},
+                  "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "1.5E+3"]},
+                  "bs": {"BS": ["AQ==", "Ag=="]},
+                  "t": {"BOOL": true}, "f": {"BOOL": false}, "null": {"NULL": true},
+                  "l": {"L": [{"S": "x"}, {"N": "1"}, {"L": [{"M": {"deep": {"NULL": true}}}]}]},
+                  "m": {"M": {"inner": {"M": {"n": {"N": "3.14159265358979323846264338327950288"}}}}}
+                },
+                "SequenceNumber": "1", "SizeBytes": 10}"#,
+        );
+        let item = Projection::default()
+            .project("1".into(), record, 0)
+            .unwrap()
+            .item;
+        assert_eq!(item["id"], AttributeValue::B(vec![0u8, 1, 2, 255].into()));
+        assert_eq!(item["s"], s("héllo ✓ 日本"));
+        assert_eq!(item["empty"], s(""));
+        assert_eq!(item["n"], n("-0.000000000000000000000000000000000000001"));
+        assert_eq!(item["big"], n("99999999999999999999999999999999999999"));
+        let mut ss = item["ss"].as_ss().unwrap().clone();
+        ss.sort();
+        assert_eq!(ss, ["a", "b"]);
+        let mut ns = item["ns"].as_ns().unwrap().clone();
+        ns.sort();
+        assert_eq!(ns, ["1", "1.5E+3"]);
+        let mut bs: Vec<Vec<u8>> = item["bs"]
+            .as_bs()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_ref().to_vec())
+            .collect();
+        bs.sort();
+        assert_eq!(bs, [vec![1u8], vec![2u8]]);
+        assert_eq!(item["t"], AttributeValue::Bool(true));
+        assert_eq!(item["f"], AttributeValue::Bool(false));
+        assert_eq!(item["null"], AttributeValue::Null(true));
+        let l = item["l"].as_l().unwrap();
+        assert_eq!(l[0], s("x"));
+        assert_eq!(l[1], n("1"));
+        let deep = l[2].as_l().unwrap()[0].as_m().unwrap();
+        assert_eq!(deep["deep"], AttributeValue::Null(true));
+        let inner = item["m"].as_m().unwrap()["inner"].as_m().unwrap();
+        assert_eq!(inner["n"], n("3.14159265358979323846264338327950288"));
+    }
+
+    #[test]
+    fn a_record_without_old_image_cannot_be_archived() {
+        let record: EventRecord = serde_json::from_str(
+            r#"{"awsRegion": "us-east-1", "eventID": "1", "eventName": "REMOVE",
+                "dynamodb": {"Keys": {"PK": {"S": "a"}}, "SequenceNumber": "5", "SizeBytes": 5,
+                             "StreamViewType": "KEYS_ONLY"}}"#,
+        )
+        .unwrap();
+        let err = Projection::default()
+            .project("5".into(), record.change, 0)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RecordError::NoOldImage {
+                stream_view_type: "KeysOnly".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_record_without_keys_cannot_be_archived() {
+        let record =
+            change(r#"{"OldImage": {"PK": {"S": "a"}}, "SequenceNumber": "5", "SizeBytes": 5}"#);
+        let err = Projection::default()
+            .project("5".into(), record, 0)
+            .unwrap_err();
+        assert_eq!(err, RecordError::NoKeys);
+    }
+
+    #[test]
+    fn request_size_estimate_covers_base64_and_escapes() {
+        let binary = StreamValue::B(vec![0; 300]);
+        assert!(value_bytes(&binary) >= 400);
+        let quotes = StreamValue::S("\"".repeat(10));
+        assert!(value_bytes(&quotes) >= 20);
+    }
+}

@@ -1,0 +1,360 @@
+//! The DynamoDB adapter: writes planned chunks with BatchWriteItem, concurrently, retrying what
+//! can succeed later, and giving up in time to answer before the invocation deadline.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::{sleep, timeout_at, Instant};
+
+use crate::batch::WriteGroup;
+use crate::key::ItemKey;
+
+/// Why a record was not written. Messages never carry attribute values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// DynamoDB refused the request for a reason that retrying will not change.
+    #[error("DynamoDB rejected the write ({code})")]
+    Rejected { code: String, message: String },
+    /// Transient failures went on until no retry could finish before the deadline.
+    #[error("stopped retrying before the invocation deadline; last failure: {last}")]
+    DeadlineReached { last: String },
+    #[error("gave up after {attempts} attempts; last failure: {last}")]
+    RetriesExhausted { attempts: u32, last: String },
+    #[error("the write task failed unexpectedly")]
+    Internal,
+}
+
+/// Exponential backoff with full jitter, as AWS recommends for UnprocessedItems and throttling.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            base_delay: Duration::from_millis(25),
+            max_delay: Duration::from_secs(2),
+            max_attempts: 24,
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(20))
+            .min(self.max_delay);
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        ceiling.mul_f64((random % 10_000) as f64 / 10_000.0)
+    }
+}
+
+/// What happened to the records handed to [`ArchiveWriter::write`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Records written (superseded records included).
+    pub archived: usize,
+    pub failed: Vec<(String, WriteError)>,
+    pub requests: u32,
+    /// Requests that were sent again after a transient failure or UnprocessedItems.
+    pub retries: u32,
+}
+
+impl WriteReport {
+    fn merge(&mut self, other: WriteReport) {
+        self.archived += other.archived;
+        self.failed.extend(other.failed);
+        self.requests += other.requests;
+        self.retries += other.retries;
+    }
+
+    fn fail(&mut self, groups: &[WriteGroup], error: &WriteError) {
+        for group in groups {
+            for seq in group.sequence_numbers() {
+                self.failed.push((seq.to_owned(), error.clone()));
+            }
+        }
+    }
+}
+
+/// Builds the DynamoDB client the writer needs: the writer owns retries (they must respect the
+/// invocation deadline), so the SDK's own are off.
+pub fn dynamodb_client(sdk_config: &aws_config::SdkConfig) -> Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk_config)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
+#[derive(Debug, Clone)]
+pub struct ArchiveWriter {
+    client: Client,
+    table_name: Arc<str>,
+    max_concurrency: usize,
+    retry: RetryPolicy,
+}
+
+enum Failure {
+    Transient(String),
+    Permanent(WriteError),
+}
+
+impl ArchiveWriter {
+    pub fn new(
+        client: Client,
+        table_name: &str,
+        max_concurrency: usize,
+        retry: RetryPolicy,
+    ) -> Self {
+        ArchiveWriter {
+            client,
+            table_name: table_name.into(),
+            max_concurrency: max_concurrency.max(1),
+            retry,
+        }
+    }
+
+    /// Writes every chunk, at most `max_concurrency` requests at a time. Returns by `deadline`
+    /// (plus scheduling slack): whatever is not written by then is reported as failed.
+    pub async fn write(&self, chunks: Vec<Vec<WriteGroup>>, deadline: Instant) -> WriteReport {
+        let permits = Arc::new(Semaphore::new(self.max_concurrency));
+        let mut tasks = JoinSet::new();
+        let mut pending: HashMap<tokio::task::Id, Vec<String>> =
+            HashMap::with_capacity(chunks.len());
+        for chunk in chunks {
+            let sequence_numbers = chunk
+                .iter()
+                .flat_map(|g| g.sequence_numbers().map(str::to_owned))
+                .collect();
+            let writer = self.clone();
+            let permits = permits.clone();
+            let handle = tasks.spawn(async move {
+                match timeout_at(deadline, permits.acquire_owned()).await {
+                    Ok(Ok(_permit)) => writer.write_chunk(chunk, deadline).await,
+                    _ => {
+                        let mut report = WriteReport::default();
+                        let error = WriteError::DeadlineReached {
+                            last: "no request slot was free".into(),
+                        };
+                        report.fail(&chunk, &error);
+                        report
+                    }
+                }
+            });
+            pending.insert(handle.id(), sequence_numbers);
+        }
+
+        let mut report = WriteReport::default();
+        // Every await in a task is bounded by the deadline; the slack covers scheduling only.
+        let hard_stop = deadline + Duration::from_millis(50);
+        loop {
+            match timeout_at(hard_stop, tasks.join_next_with_id()).await {
+                Ok(Some(Ok((id, chunk_report)))) => {
+                    pending.remove(&id);
+                    report.merge(chunk_report);
+                }
+                Ok(Some(Err(join_error))) => {
+                    let seqs = pending.remove(&join_error.id()).unwrap_or_default();
+                    tracing::error!(error = %join_error, "a write task failed");
+                    report
+                        .failed
+                        .extend(seqs.into_iter().map(|s| (s, WriteError::Internal)));
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    tasks.abort_all();
+                    let error = WriteError::DeadlineReached {
+                        last: "request still in flight".into(),
+                    };
+                    for (_, seqs) in pending.drain() {
+                        report
+                            .failed
+                            .extend(seqs.into_iter().map(|s| (s, error.clone())));
+                    }
+                    break;
+                }
+            }
+        }
+        report
+    }
+
+    async fn write_chunk(&self, chunk: Vec<WriteGroup>, deadline: Instant) -> WriteReport {
+        let mut report = WriteReport::default();
+        // A validation error rejects a whole request; halving isolates the item that caused it.
+        let mut work = vec![chunk];
+        while let Some(mut groups) = work.pop() {
+            let mut attempt = 0u32;
+            loop {
+                attempt += 1;
+                report.requests += 1;
+                let failure = match timeout_at(deadline, self.send(&groups)).await {
+                    Err(_) => Failure::Permanent(WriteError::DeadlineReached {
+                        last: "request still in flight".into(),
+                    }),
+                    Ok(Ok(unprocessed)) => {
+                        let (written, left) = split_unprocessed(groups, &unprocessed);
+                        report.archived +=
+                            written.iter().map(WriteGroup::record_count).sum::<usize>();
+                        if left.is_empty() {
+                            break;
+                        }
+                        groups = left;
+                        Failure::Transient(format!("{} UnprocessedItems", groups.len()))
+                    }
+                    Ok(Err(err)) => classify(&err),
+                };
+                let last = match failure {
+                    Failure::Permanent(WriteError::Rejected { code, .. })
+                        if code == "ValidationException" && groups.len() > 1 =>
+                    {
+                        let second = groups.split_off(groups.len() / 2);
+                        work.push(second);
+                        work.push(groups);
+                        break;
+                    }
+                    Failure::Permanent(error) => {
+                        if let WriteError::Rejected { code, message } = &error {
+                            tracing::debug!(%code, %message, "BatchWriteItem rejected");
+                        }
+                        report.fail(&groups, &error);
+                        break;
+                    }
+                    Failure::Transient(last) => last,
+                };
+                if attempt >= self.retry.max_attempts {
+                    report.fail(
+                        &groups,
+                        &WriteError::RetriesExhausted {
+                            attempts: attempt,
+                            last,
+                        },
+                    );
+                    break;
+                }
+                let delay = self.retry.delay(attempt);
+                if Instant::now() + delay >= deadline {
+                    report.fail(&groups, &WriteError::DeadlineReached { last });
+                    break;
+                }
+                report.retries += 1;
+                sleep(delay).await;
+            }
+        }
+        report
+    }
+
+    /// Sends one BatchWriteItem; returns the items DynamoDB left unprocessed.
+    async fn send(
+        &self,
+        groups: &[WriteGroup],
+    ) -> Result<
+        Vec<WriteRequest>,
+        SdkError<BatchWriteItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
+    > {
+        let requests = groups
+            .iter()
+            .map(|g| {
+                let put = PutRequest::builder()
+                    .set_item(Some(g.item.item.clone()))
+                    .build()
+                    .expect("item is set");
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        let output = self
+            .client
+            .batch_write_item()
+            .request_items(self.table_name.as_ref(), requests)
+            .send()
+            .await?;
+        Ok(output
+            .unprocessed_items
+            .and_then(|mut tables| tables.remove(self.table_name.as_ref()))
+            .unwrap_or_default())
+    }
+}
+
+/// Splits groups into those written and those DynamoDB left unprocessed.
+fn split_unprocessed(
+    groups: Vec<WriteGroup>,
+    unprocessed: &[WriteRequest],
+) -> (Vec<WriteGroup>, Vec<WriteGroup>) {
+    if unprocessed.is_empty() {
+        return (groups, Vec::new());
+    }
+    let Some(template) = groups.first().map(|g| g.key().clone()) else {
+        return (groups, Vec::new());
+    };
+    let mut left_keys: HashSet<ItemKey> = HashSet::with_capacity(unprocessed.len());
+    for request in unprocessed {
+        match request
+            .put_request
+            .as_ref()
+            .and_then(|put| template.of_item(&put.item))
+        {
+            Some(key) => {
+                left_keys.insert(key);
+            }
+            // An answer we cannot match: rewriting everything is safe, puts are idempotent.
+            None => return (Vec::new(), groups),
+        }
+    }
+    groups
+        .into_iter()
+        .partition(|g| !left_keys.contains(g.key()))
+}
+
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ReplicatedWriteConflictException",
+    "TransactionInProgressException",
+];
+
+fn classify(
+    err: &SdkError<BatchWriteItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Failure {
+    match err {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let code = context.err().code().unwrap_or("Unknown").to_owned();
+            if status >= 500 || RETRYABLE_CODES.contains(&code.as_str()) {
+                Failure::Transient(format!("{code} (HTTP {status})"))
+            } else {
+                let message = context.err().message().unwrap_or_default().to_owned();
+                Failure::Permanent(WriteError::Rejected { code, message })
+            }
+        }
+        SdkError::TimeoutError(_) => Failure::Transient("request timed out".into()),
+        SdkError::DispatchFailure(_) => Failure::Transient("connection failed".into()),
+        SdkError::ResponseError(_) => Failure::Transient("unreadable response".into()),
+        SdkError::ConstructionFailure(_) => Failure::Permanent(WriteError::Rejected {
+            code: "ConstructionFailure".into(),
+            message: "the request could not be built".into(),
+        }),
+        _ => Failure::Transient("unknown SDK error".into()),
+    }
+}
