@@ -334,17 +334,48 @@ const RETRYABLE_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
+/// The error's code; a modeled error built without metadata is named by its variant.
+fn error_code(error: &BatchWriteItemError) -> String {
+    if let Some(code) = error.code() {
+        return code.to_owned();
+    }
+    let name = match error {
+        BatchWriteItemError::InternalServerError(_) => "InternalServerError",
+        BatchWriteItemError::InvalidEndpointException(_) => "InvalidEndpointException",
+        BatchWriteItemError::ItemCollectionSizeLimitExceededException(_) => {
+            "ItemCollectionSizeLimitExceededException"
+        }
+        BatchWriteItemError::ProvisionedThroughputExceededException(_) => {
+            "ProvisionedThroughputExceededException"
+        }
+        BatchWriteItemError::ReplicatedWriteConflictException(_) => {
+            "ReplicatedWriteConflictException"
+        }
+        BatchWriteItemError::RequestLimitExceeded(_) => "RequestLimitExceeded",
+        BatchWriteItemError::ResourceNotFoundException(_) => "ResourceNotFoundException",
+        BatchWriteItemError::ThrottlingException(_) => "ThrottlingException",
+        _ => "Unknown",
+    };
+    name.to_owned()
+}
+
 fn classify(
     err: &SdkError<BatchWriteItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> Failure {
     match err {
         SdkError::ServiceError(context) => {
+            let error = context.err();
             let status = context.raw().status().as_u16();
-            let code = context.err().code().unwrap_or("Unknown").to_owned();
-            if status >= 500 || RETRYABLE_CODES.contains(&code.as_str()) {
+            let code = error_code(error);
+            let modeled_transient = error.is_provisioned_throughput_exceeded_exception()
+                || error.is_throttling_exception()
+                || error.is_request_limit_exceeded()
+                || error.is_internal_server_error()
+                || error.is_replicated_write_conflict_exception();
+            if status >= 500 || modeled_transient || RETRYABLE_CODES.contains(&code.as_str()) {
                 Failure::Transient(format!("{code} (HTTP {status})"))
             } else {
-                let message = context.err().message().unwrap_or_default().to_owned();
+                let message = error.message().unwrap_or_default().to_owned();
                 Failure::Permanent(WriteError::Rejected { code, message })
             }
         }

@@ -1,0 +1,438 @@
+//! The handler's failure accounting against a faked DynamoDB client (aws-smithy-mocks): every
+//! selected record must end archived or in batchItemFailures, whatever DynamoDB answers.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::operation::batch_write_item::{
+    BatchWriteItemError, BatchWriteItemInput, BatchWriteItemOutput,
+};
+use aws_sdk_dynamodb::types::error::{
+    ProvisionedThroughputExceededException, ResourceNotFoundException,
+};
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use tokio::time::Instant;
+use ttl_archiver::{Archiver, BatchOutcome, Config, RetryPolicy, StreamBatch};
+
+type Item = HashMap<String, AttributeValue>;
+type Answer = MockResponse<BatchWriteItemOutput, BatchWriteItemError>;
+
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> =
+        [("TABLE_NAME".to_string(), "archive".to_string())].into();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
+}
+
+fn event(name: &str) -> StreamBatch {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    StreamBatch::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        max_attempts: 10,
+    }
+}
+
+fn items_of(input: &BatchWriteItemInput) -> Vec<Item> {
+    input.request_items().unwrap()["archive"]
+        .iter()
+        .map(|w| w.put_request().unwrap().item().clone())
+        .collect()
+}
+
+fn ok() -> Answer {
+    MockResponse::Output(BatchWriteItemOutput::builder().build())
+}
+
+fn unprocessed(items: Vec<Item>) -> Answer {
+    let requests = items
+        .into_iter()
+        .map(|item| {
+            let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .unwrap();
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect();
+    MockResponse::Output(
+        BatchWriteItemOutput::builder()
+            .unprocessed_items("archive", requests)
+            .build(),
+    )
+}
+
+fn throttled() -> Answer {
+    MockResponse::Error(BatchWriteItemError::ProvisionedThroughputExceededException(
+        ProvisionedThroughputExceededException::builder()
+            .message("slow down")
+            .build(),
+    ))
+}
+
+fn http(status: u16, error_type: &str) -> Answer {
+    let body = format!(
+        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"injected"}}"#
+    );
+    MockResponse::Http(HttpResponse::new(
+        StatusCode::try_from(status).unwrap(),
+        SdkBody::from(body),
+    ))
+}
+
+/// A client whose answers `respond` computes from each request; every request is recorded.
+fn client(
+    respond: impl Fn(&[Item]) -> Answer + Send + Sync + 'static,
+) -> (Client, Arc<Mutex<Vec<Vec<Item>>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let rule = mock!(Client::batch_write_item).then_compute_response(move |input| {
+        let items = items_of(input);
+        let answer = respond(&items);
+        record.lock().unwrap().push(items);
+        answer
+    });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], |c| c
+        .retry_config(RetryConfig::disabled()));
+    (client, seen)
+}
+
+async fn run(archiver: &Archiver, batch: StreamBatch, budget: Duration) -> BatchOutcome {
+    archiver
+        .process(batch, Instant::now() + budget)
+        .await
+        .unwrap()
+}
+
+fn failed_sequence_numbers(outcome: &BatchOutcome) -> Vec<&str> {
+    outcome.failed.iter().map(|(seq, _)| seq.as_str()).collect()
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+#[tokio::test]
+async fn ttl_batch_is_written_in_one_request_without_the_ttl_attribute() {
+    let (client, seen) = client(|_| ok());
+    let archiver = Archiver::with_retry_policy(
+        &config(&[("TTL_ATTRIBUTE", "ExpirationTime")]),
+        client,
+        fast_retries(),
+    );
+    let outcome = run(&archiver, event("ttl-remove.json"), Duration::from_secs(5)).await;
+    assert_eq!(
+        (outcome.received, outcome.selected, outcome.archived),
+        (3, 3, 3)
+    );
+    assert!(outcome.failed.is_empty());
+    assert_eq!(outcome.response().batch_item_failures.len(), 0);
+    let requests = seen.lock().unwrap();
+    assert_eq!(requests.len(), 1);
+    let pks: HashSet<_> = requests[0]
+        .iter()
+        .map(|i| i["PK"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(
+        pks,
+        ["SESSION#a1f3", "SESSION#b2e4", "SESSION#c3d5"]
+            .map(String::from)
+            .into()
+    );
+    assert!(requests[0]
+        .iter()
+        .all(|i| !i.contains_key("ExpirationTime")));
+}
+
+#[tokio::test]
+async fn only_ttl_removals_of_a_mixed_batch_are_written() {
+    let (client, seen) = client(|_| ok());
+    let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+    let outcome = run(&archiver, event("mixed.json"), Duration::from_secs(5)).await;
+    assert_eq!(
+        (
+            outcome.received,
+            outcome.selected,
+            outcome.skipped,
+            outcome.archived
+        ),
+        (6, 2, 4, 2)
+    );
+    let written: HashSet<_> = seen.lock().unwrap()[0]
+        .iter()
+        .map(|i| i["PK"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(
+        written,
+        ["SESSION#a1f3", "SESSION#b2e4"].map(String::from).into()
+    );
+}
+
+#[tokio::test]
+async fn records_without_old_image_are_reported_and_nothing_is_written() {
+    let (client, seen) = client(|_| ok());
+    let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+    let outcome = run(
+        &archiver,
+        event("no-old-image.json"),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(
+        failed_sequence_numbers(&outcome),
+        ["1000000000000000000100", "1000000000000000000200"]
+    );
+    assert!(outcome.failed[0].1.contains("OldImage"));
+    assert!(seen.lock().unwrap().is_empty());
+    let response = serde_json::to_value(outcome.response()).unwrap();
+    assert_eq!(
+        response,
+        serde_json::json!({"batchItemFailures": [
+            {"itemIdentifier": "1000000000000000000100"},
+            {"itemIdentifier": "1000000000000000000200"}
+        ]})
+    );
+}
+
+#[tokio::test]
+async fn latest_version_of_a_composite_key_wins() {
+    let (client, seen) = client(|_| ok());
+    let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+    let outcome = run(
+        &archiver,
+        event("composite-key.json"),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!((outcome.selected, outcome.archived), (4, 4));
+    let requests = seen.lock().unwrap();
+    assert_eq!(requests[0].len(), 3, "one put per key");
+    let acme = requests[0]
+        .iter()
+        .find(|i| i["tenant"] == s("acme") && i["ts"] == AttributeValue::N("1700000000".into()))
+        .unwrap();
+    assert_eq!(acme["status"], s("CLOSED"));
+}
+
+/// 100 sessions, 4 requests: partial UnprocessedItems, a throttle, a permanent error and a
+/// clean write, all in one batch.
+fn hundred_sessions() -> StreamBatch {
+    let template: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/events/ttl-remove.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let record = &template["Records"][0];
+    let records: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let mut r = record.clone();
+            let pk = serde_json::json!({"S": format!("S#{i:03}")});
+            r["dynamodb"]["Keys"]["PK"] = pk.clone();
+            r["dynamodb"]["OldImage"]["PK"] = pk;
+            r["dynamodb"]["SequenceNumber"] = serde_json::json!(format!("{}", 5000 + i));
+            r
+        })
+        .collect();
+    StreamBatch::from_json(&serde_json::json!({ "Records": records }).to_string()).unwrap()
+}
+
+fn first_pk(items: &[Item]) -> String {
+    items
+        .iter()
+        .map(|i| i["PK"].as_s().unwrap().clone())
+        .min()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn partial_unprocessed_throttling_and_a_permanent_error_in_one_batch() {
+    let calls: Mutex<HashMap<String, u32>> = Mutex::default();
+    let (client, seen) = client(move |items| {
+        let chunk = first_pk(items);
+        let mut calls = calls.lock().unwrap();
+        let n = calls.entry(chunk.clone()).or_default();
+        *n += 1;
+        match (chunk.as_str(), *n) {
+            // Chunk 1: ten items left unprocessed once.
+            ("S#000", 1) => unprocessed(items[..10].to_vec()),
+            // Chunk 2: throttled twice, then a 500.
+            ("S#025", 1 | 2) => throttled(),
+            ("S#025", 3) => http(500, "InternalServerError"),
+            // Chunk 3: the table is gone; retrying will not help.
+            ("S#050", _) => MockResponse::Error(BatchWriteItemError::ResourceNotFoundException(
+                ResourceNotFoundException::builder()
+                    .message("no table")
+                    .build(),
+            )),
+            _ => ok(),
+        }
+    });
+    let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+    let outcome = run(&archiver, hundred_sessions(), Duration::from_secs(5)).await;
+
+    let expected: Vec<String> = (50..75).map(|i| (5000 + i).to_string()).collect();
+    assert_eq!(failed_sequence_numbers(&outcome), expected);
+    assert!(
+        outcome
+            .failed
+            .iter()
+            .all(|(_, why)| why.contains("ResourceNotFoundException")),
+        "{:?}",
+        outcome.failed[0]
+    );
+    assert_eq!(outcome.archived, 75);
+    assert_eq!(outcome.selected, outcome.archived + outcome.failed.len());
+    // 4 first requests, 1 retry of the unprocessed ten, 3 retries of the throttled chunk.
+    assert_eq!(outcome.requests, 8);
+    assert_eq!(outcome.retries, 4);
+    let requests = seen.lock().unwrap();
+    let retry_of_unprocessed = requests
+        .iter()
+        .filter(|r| first_pk(r) == "S#000")
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        retry_of_unprocessed.len(),
+        10,
+        "only the unprocessed items are sent again"
+    );
+}
+
+#[tokio::test]
+async fn endless_throttling_stops_before_the_deadline_and_reports_every_record() {
+    let (client, _) = client(|_| throttled());
+    let slow_retries = RetryPolicy {
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(80),
+        max_attempts: 1000,
+    };
+    let archiver = Archiver::with_retry_policy(&config(&[]), client, slow_retries);
+    let started = Instant::now();
+    let outcome = run(&archiver, hundred_sessions(), Duration::from_millis(300)).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(outcome.failed.len(), 100);
+    assert!(
+        outcome
+            .failed
+            .iter()
+            .all(|(_, why)| why.contains("deadline")),
+        "{:?}",
+        outcome.failed[0]
+    );
+    assert!(outcome.retries > 0);
+}
+
+#[tokio::test]
+async fn retries_are_bounded_by_max_attempts() {
+    let (client, seen) = client(|_| http(503, "ServiceUnavailable"));
+    let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+    let outcome = run(&archiver, event("ttl-remove.json"), Duration::from_secs(10)).await;
+    assert_eq!(outcome.failed.len(), 3);
+    assert!(
+        outcome.failed[0].1.contains("after 10 attempts"),
+        "{}",
+        outcome.failed[0].1
+    );
+    assert_eq!(seen.lock().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn a_validation_error_is_narrowed_down_to_the_item_that_caused_it() {
+    let (client, _) = client(|items| {
+        if items.iter().any(|i| i["PK"] == s("S#017")) {
+            http(400, "ValidationException")
+        } else {
+            ok()
+        }
+    });
+    let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+    let outcome = run(&archiver, hundred_sessions(), Duration::from_secs(5)).await;
+    assert_eq!(failed_sequence_numbers(&outcome), ["5017"]);
+    assert!(outcome.failed[0].1.contains("ValidationException"));
+    assert_eq!(outcome.archived, 99);
+}
+
+#[tokio::test]
+async fn every_chunk_is_sent_once_with_a_concurrency_of_one() {
+    let (client, seen) = client(|_| ok());
+    let archiver =
+        Archiver::with_retry_policy(&config(&[("MAX_CONCURRENCY", "1")]), client, fast_retries());
+    let outcome = run(&archiver, hundred_sessions(), Duration::from_secs(5)).await;
+    assert_eq!(outcome.archived, 100);
+    let requests = seen.lock().unwrap();
+    assert_eq!(requests.len(), 4);
+    let written: HashSet<_> = requests
+        .iter()
+        .flatten()
+        .map(|i| i["PK"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(written.len(), 100);
+}
+
+#[tokio::test]
+async fn a_malformed_record_fails_alone() {
+    let (client, seen) = client(|_| ok());
+    let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+    let outcome = run(
+        &archiver,
+        event("malformed-record.json"),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(
+        failed_sequence_numbers(&outcome),
+        ["1000000000000000000200"]
+    );
+    let why = &outcome.failed[0].1;
+    assert!(why.contains("not a valid DynamoDB stream record"), "{why}");
+    assert!(
+        !why.contains("not base64"),
+        "the reason must not quote the record: {why}"
+    );
+    assert_eq!(outcome.archived, 2);
+    assert_eq!(seen.lock().unwrap()[0].len(), 2);
+}
+
+#[tokio::test]
+async fn a_ttl_record_without_sequence_number_fails_the_invocation() {
+    let (client, _) = client(|_| ok());
+    let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+    let mut batch: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/events/ttl-remove.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    batch["Records"][1]["dynamodb"]
+        .as_object_mut()
+        .unwrap()
+        .remove("SequenceNumber");
+    let batch = StreamBatch::from_json(&batch.to_string()).unwrap();
+    let result = archiver
+        .process(batch, Instant::now() + Duration::from_secs(5))
+        .await;
+    assert!(
+        result.is_err(),
+        "an unreportable TTL record must fail the invocation, not vanish"
+    );
+}
