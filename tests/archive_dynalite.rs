@@ -1,0 +1,169 @@
+//! The library's handler with the real SDK client against dynalite: every event file archived and
+//! read back attribute by attribute.
+
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use support::dynalite::{admin_client, archive_client, create_table, scan_all, Dynalite};
+use support::items::{assert_archive_matches, expected, Expectation};
+use support::read_event;
+use tokio::time::Instant;
+use ttl_archiver::{Archiver, BatchOutcome, Config, StreamBatch};
+
+fn config(vars: &[(&str, &str)]) -> Config {
+    let vars: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+struct Case {
+    event: &'static str,
+    key: &'static [(&'static str, &'static str)],
+    env: &'static [(&'static str, &'static str)],
+    how: Expectation,
+}
+
+async fn archive(db: &Dynalite, case: &Case) -> (BatchOutcome, Vec<support::items::Item>) {
+    let admin = admin_client(&db.endpoint).await;
+    create_table(&admin, "archive", case.key).await;
+    let mut env = vec![("TABLE_NAME", "archive")];
+    env.extend_from_slice(case.env);
+    let archiver = Archiver::new(&config(&env), archive_client(&db.endpoint).await);
+    let batch = StreamBatch::from_json(&read_event(case.event)).unwrap();
+    let outcome = archiver
+        .process(batch, Instant::now() + Duration::from_secs(20))
+        .await
+        .unwrap();
+    (outcome, scan_all(&admin, "archive").await)
+}
+
+async fn check(case: Case) {
+    let Some(db) = Dynalite::start() else { return };
+    let before = now();
+    let (outcome, archive) = archive(&db, &case).await;
+    let want = expected(&read_event(case.event), &case.how);
+    let failed: Vec<&str> = outcome.failed.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(failed, want.failed, "reported failures");
+    assert_eq!(outcome.selected, want.selected.len());
+    assert_eq!(
+        outcome.archived + outcome.failed.len(),
+        outcome.selected,
+        "every selected record accounted for"
+    );
+    let key_names: Vec<&str> = case.key.iter().map(|(n, _)| *n).collect();
+    let archived_at = case
+        .how
+        .archived_at_attribute
+        .as_deref()
+        .map(|name| (name, before, now()));
+    assert_archive_matches(&archive, &want.items, &key_names, archived_at);
+}
+
+#[tokio::test]
+async fn session_batch_is_archived_without_the_ttl_attribute() {
+    check(Case {
+        event: "ttl-remove.json",
+        key: &[("PK", "S")],
+        env: &[("TTL_ATTRIBUTE", "ExpirationTime")],
+        how: Expectation {
+            ttl_attribute: Some("ExpirationTime".into()),
+            ..Default::default()
+        },
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn classic_session_projection_with_archived_at() {
+    check(Case {
+        event: "ttl-remove.json",
+        key: &[("PK", "S")],
+        env: &[
+            ("TTL_ATTRIBUTE", "ExpirationTime"),
+            ("ATTRIBUTES", "CreationTime,SessionInfo"),
+            ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+        ],
+        how: Expectation {
+            ttl_attribute: Some("ExpirationTime".into()),
+            attributes: Some(vec!["CreationTime".into(), "SessionInfo".into()]),
+            archived_at_attribute: Some("ArchivedAt".into()),
+        },
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn mixed_batch_archives_only_ttl_removals() {
+    check(Case {
+        event: "mixed.json",
+        key: &[("PK", "S")],
+        env: &[],
+        how: Expectation::default(),
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn composite_keys_with_latest_version_winning() {
+    check(Case {
+        event: "composite-key.json",
+        key: &[("tenant", "S"), ("ts", "N")],
+        env: &[("TTL_ATTRIBUTE", "expiresAt")],
+        how: Expectation {
+            ttl_attribute: Some("expiresAt".into()),
+            ..Default::default()
+        },
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn records_without_old_image_are_reported() {
+    check(Case {
+        event: "no-old-image.json",
+        key: &[("PK", "S")],
+        env: &[],
+        how: Expectation::default(),
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_attribute_type_round_trips_through_dynamodb() {
+    check(Case {
+        event: "all-types.json",
+        key: &[("id", "S")],
+        env: &[("TTL_ATTRIBUTE", "ttl")],
+        how: Expectation {
+            ttl_attribute: Some("ttl".into()),
+            ..Default::default()
+        },
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_malformed_record_fails_alone() {
+    let Some(db) = Dynalite::start() else { return };
+    let case = Case {
+        event: "malformed-record.json",
+        key: &[("PK", "S")],
+        env: &[],
+        how: Expectation::default(),
+    };
+    let (outcome, archive) = archive(&db, &case).await;
+    assert_eq!(outcome.failed.len(), 1);
+    assert_eq!(outcome.failed[0].0, "1000000000000000000200");
+    assert_eq!(outcome.archived, 2);
+    assert_eq!(archive.len(), 2);
+}

@@ -1,0 +1,182 @@
+//! Comparing archive contents with what the event files say, attribute by attribute, written
+//! independently of the library's projection code.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// An SDK value in DynamoDB JSON, with sets sorted so that equal sets compare equal.
+pub fn dynamo_json(value: &AttributeValue) -> Value {
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    match value {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::B(b) => json!({ "B": aws_smithy_types::base64::encode(b.as_ref()) }),
+        AttributeValue::Ss(v) => json!({ "SS": sorted(v.clone()) }),
+        AttributeValue::Ns(v) => json!({ "NS": sorted(v.clone()) }),
+        AttributeValue::Bs(v) => {
+            json!({ "BS": sorted(v.iter().map(|b| aws_smithy_types::base64::encode(b.as_ref())).collect()) })
+        }
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(b) => json!({ "NULL": b }),
+        AttributeValue::L(l) => json!({ "L": l.iter().map(dynamo_json).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => json!({ "M": item_json(m) }),
+        other => panic!("unexpected attribute value {other:?}"),
+    }
+}
+
+pub fn item_json(item: &Item) -> Value {
+    Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), dynamo_json(v)))
+            .collect(),
+    )
+}
+
+/// Event-file DynamoDB JSON with sets sorted, comparable with [`dynamo_json`].
+pub fn normalize(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("SS" | "NS" | "BS", Value::Array(a)) => {
+                            let mut a: Vec<String> =
+                                a.iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+                            a.sort();
+                            json!(a)
+                        }
+                        _ => normalize(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+/// What the archive should hold for an event under a projection.
+#[derive(Default, Clone)]
+pub struct Expectation {
+    pub ttl_attribute: Option<String>,
+    pub attributes: Option<Vec<String>>,
+    pub archived_at_attribute: Option<String>,
+}
+
+pub struct Expected {
+    /// Archive items by key (the `Keys` JSON), without the archived-at attribute.
+    pub items: BTreeMap<String, Value>,
+    /// Sequence numbers that must be reported failed (TTL removals without an old image).
+    pub failed: Vec<String>,
+    /// Every TTL removal's sequence number.
+    pub selected: Vec<String>,
+}
+
+fn seq_key(seq: &str) -> (usize, String) {
+    let s = seq.trim_start_matches('0');
+    (s.len(), s.to_owned())
+}
+
+pub fn key_of(keys: &Value) -> String {
+    normalize(keys).to_string()
+}
+
+/// The key string of an archive item read back, given the key attribute names.
+pub fn key_of_item(item: &Item, key_names: &[&str]) -> String {
+    let keys: serde_json::Map<String, Value> = key_names
+        .iter()
+        .map(|k| (k.to_string(), dynamo_json(&item[*k])))
+        .collect();
+    Value::Object(keys).to_string()
+}
+
+pub fn expected(event_json: &str, how: &Expectation) -> Expected {
+    let event: Value = serde_json::from_str(event_json).unwrap();
+    let mut latest: BTreeMap<String, ((usize, String), Value)> = BTreeMap::new();
+    let mut failed = Vec::new();
+    let mut selected = Vec::new();
+    for record in event["Records"].as_array().unwrap() {
+        let ttl = record["eventName"] == "REMOVE"
+            && record["userIdentity"]["type"] == "Service"
+            && record["userIdentity"]["principalId"] == "dynamodb.amazonaws.com";
+        if !ttl {
+            continue;
+        }
+        let change = &record["dynamodb"];
+        let seq = change["SequenceNumber"].as_str().unwrap().to_owned();
+        selected.push(seq.clone());
+        let Some(old) = change.get("OldImage").and_then(Value::as_object) else {
+            failed.push(seq);
+            continue;
+        };
+        let keys = change["Keys"].as_object().unwrap();
+        let mut item: serde_json::Map<String, Value> = old
+            .iter()
+            .filter(|(name, _)| match (&how.attributes, &how.ttl_attribute) {
+                (Some(allowed), _) => allowed.contains(name),
+                (None, Some(ttl)) => *name != ttl,
+                (None, None) => true,
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        item.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let key = key_of(&change["Keys"]);
+        let order = seq_key(&seq);
+        if latest.get(&key).is_none_or(|(o, _)| *o < order) {
+            latest.insert(key, (order, normalize(&Value::Object(item))));
+        }
+    }
+    Expected {
+        items: latest.into_iter().map(|(k, (_, v))| (k, v)).collect(),
+        failed,
+        selected,
+    }
+}
+
+/// Asserts the archive holds exactly the expected items (nothing else), comparing every
+/// attribute; `archived_at` is checked for presence and range, then ignored.
+pub fn assert_archive_matches(
+    archive: &[Item],
+    expected: &BTreeMap<String, Value>,
+    key_names: &[&str],
+    archived_at: Option<(&str, u64, u64)>,
+) {
+    let mut seen = HashSet::new();
+    for item in archive {
+        let key = key_of_item(item, key_names);
+        assert!(seen.insert(key.clone()), "key {key} archived twice");
+        let mut actual = item.clone();
+        if let Some((name, from, to)) = archived_at {
+            let at: u64 = actual
+                .remove(name)
+                .expect("archived-at attribute")
+                .as_n()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(
+                (from..=to).contains(&at),
+                "archived-at {at} outside {from}..={to}"
+            );
+        }
+        let want = expected
+            .get(&key)
+            .unwrap_or_else(|| panic!("unexpected item archived: {key}"));
+        assert_eq!(&item_json(&actual), want, "archive item {key} differs");
+    }
+    assert_eq!(
+        seen.len(),
+        expected.len(),
+        "archived {} items, expected {}",
+        seen.len(),
+        expected.len()
+    );
+}

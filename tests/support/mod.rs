@@ -1,0 +1,27 @@
+//! Shared helpers for the tests that need a real DynamoDB-compatible server or the real binary.
+#![allow(dead_code)]
+
+pub mod dynalite;
+pub mod items;
+pub mod proxy;
+pub mod runtime_api;
+
+use std::path::PathBuf;
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+pub fn read_event(name: &str) -> String {
+    std::fs::read_to_string(repo_path(&format!("events/{name}"))).expect("event file")
+}
+
+/// Under CI a missing tool fails the test; on a developer's machine it is skipped with a hint.
+pub fn missing_tool(what: &str) {
+    let hint =
+        format!("{what} is not installed: run `bash tools/test` (it installs the pinned tools)");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{hint}");
+    }
+    eprintln!("SKIPPED: {hint}");
+}

@@ -1,0 +1,264 @@
+//! A fault-injecting HTTP proxy between the SDK and the DynamoDB server. Only BatchWriteItem
+//! requests get faults; everything else passes through.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    Pass,
+    /// Forward only part of the items; answer the rest (at least one) as UnprocessedItems.
+    Unprocess(f64),
+    /// 400 ProvisionedThroughputExceededException, nothing written.
+    Throttle,
+    /// 500 InternalServerError, nothing written.
+    ServerError,
+    /// Wait, then forward.
+    Delay(Duration),
+    /// Close the connection without answering, nothing written.
+    Hangup,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub batch_writes: u64,
+    pub unprocessed: u64,
+    pub throttles: u64,
+    pub server_errors: u64,
+    pub delays: u64,
+    pub hangups: u64,
+    /// Largest number of BatchWriteItem requests in flight at once.
+    pub max_in_flight: u64,
+}
+
+type Plan = Arc<dyn Fn(u64) -> Fault + Send + Sync>;
+
+pub struct FaultProxy {
+    pub endpoint: String,
+    stats: Arc<Mutex<Stats>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Shared {
+    upstream: String,
+    plan: Plan,
+    counter: AtomicU64,
+    in_flight: AtomicU64,
+    stats: Arc<Mutex<Stats>>,
+}
+
+impl FaultProxy {
+    /// `plan` decides the fault for the n-th BatchWriteItem request (from 0).
+    pub async fn start(
+        upstream: &str,
+        plan: impl Fn(u64) -> Fault + Send + Sync + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let stats = Arc::new(Mutex::new(Stats::default()));
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_start_matches("http://").to_owned(),
+            plan: Arc::new(plan),
+            counter: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            stats: stats.clone(),
+        });
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| handle(shared.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FaultProxy {
+            endpoint,
+            stats,
+            task,
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.lock().unwrap().clone()
+    }
+}
+
+fn error_response(status: u16, error_type: &str) -> Response<Full<Bytes>> {
+    let body = json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{error_type}"), "message": "injected by the test proxy"});
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let is_batch_write = req
+        .headers()
+        .get("x-amz-target")
+        .is_some_and(|t| t.as_bytes().ends_with(b".BatchWriteItem"));
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    if !is_batch_write {
+        return forward(&shared.upstream, parts, body).await;
+    }
+
+    let n = shared.counter.fetch_add(1, Ordering::SeqCst);
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let fault = (shared.plan)(n);
+    {
+        let mut stats = shared.stats.lock().unwrap();
+        stats.batch_writes += 1;
+        stats.max_in_flight = stats.max_in_flight.max(now);
+    }
+    let result = apply(&shared, fault, parts, body).await;
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    result
+}
+
+async fn apply(
+    shared: &Shared,
+    fault: Fault,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let count = |f: fn(&mut Stats) -> &mut u64| *f(&mut shared.stats.lock().unwrap()) += 1;
+    match fault {
+        Fault::Pass => forward(&shared.upstream, parts, body).await,
+        Fault::Throttle => {
+            count(|s| &mut s.throttles);
+            Ok(error_response(
+                400,
+                "ProvisionedThroughputExceededException",
+            ))
+        }
+        Fault::ServerError => {
+            count(|s| &mut s.server_errors);
+            Ok(error_response(500, "InternalServerError"))
+        }
+        Fault::Hangup => {
+            count(|s| &mut s.hangups);
+            Err(std::io::Error::other("hang up"))
+        }
+        Fault::Delay(delay) => {
+            count(|s| &mut s.delays);
+            tokio::time::sleep(delay).await;
+            forward(&shared.upstream, parts, body).await
+        }
+        Fault::Unprocess(fraction) => {
+            count(|s| &mut s.unprocessed);
+            let mut request: Value =
+                serde_json::from_slice(&body).map_err(std::io::Error::other)?;
+            let tables = request["RequestItems"].as_object_mut().unwrap();
+            let (table, writes) = tables.iter_mut().next().unwrap();
+            let table = table.clone();
+            let writes = writes.as_array_mut().unwrap();
+            let withheld_count =
+                ((writes.len() as f64 * fraction).ceil() as usize).clamp(1, writes.len());
+            let withheld: Vec<Value> = writes.split_off(writes.len() - withheld_count);
+            let mut answer = if writes.is_empty() {
+                json!({})
+            } else {
+                let response =
+                    forward(&shared.upstream, parts, Bytes::from(request.to_string())).await?;
+                if response.status() != StatusCode::OK {
+                    return Ok(response);
+                }
+                let bytes = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(std::io::Error::other)?
+                    .to_bytes();
+                serde_json::from_slice(&bytes).map_err(std::io::Error::other)?
+            };
+            answer["UnprocessedItems"] = json!({ table: withheld });
+            Ok(Response::builder()
+                .status(200)
+                .header("content-type", "application/x-amz-json-1.0")
+                .body(Full::new(Bytes::from(answer.to_string())))
+                .unwrap())
+        }
+    }
+}
+
+async fn forward(
+    upstream: &str,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let stream = TcpStream::connect(upstream).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(connection);
+    let mut request = Request::from_parts(parts, Full::new(body.clone()));
+    request
+        .headers_mut()
+        .insert("content-length", body.len().into());
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(std::io::Error::other)?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+/// A deterministic pseudo-random fault plan: `p_unprocessed`, `p_throttle`, `p_error` per request.
+pub fn random_plan(
+    seed: u64,
+    p_unprocessed: f64,
+    p_throttle: f64,
+    p_error: f64,
+) -> impl Fn(u64) -> Fault + Send + Sync {
+    move |n| {
+        let mut x = seed ^ (n.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        let r = (x % 1_000_000) as f64 / 1_000_000.0;
+        if r < p_unprocessed {
+            Fault::Unprocess(0.3)
+        } else if r < p_unprocessed + p_throttle {
+            Fault::Throttle
+        } else if r < p_unprocessed + p_throttle + p_error {
+            Fault::ServerError
+        } else {
+            Fault::Pass
+        }
+    }
+}
