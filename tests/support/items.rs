@@ -180,3 +180,61 @@ pub fn assert_archive_matches(
         expected.len()
     );
 }
+
+/// The invariant of the product: every selected record is archived with the right content or
+/// reported, and nothing outside the expectation is written.
+pub fn assert_accounted(
+    failed: &[(String, String)],
+    archive: &[Item],
+    event_json: &str,
+    how: &Expectation,
+    key_names: &[&str],
+) {
+    let want = expected(event_json, how);
+    let failed: HashSet<&str> = failed.iter().map(|(s, _)| s.as_str()).collect();
+    let mut archived = HashSet::new();
+    for item in archive {
+        let key = key_of_item(item, key_names);
+        let content = want
+            .items
+            .get(&key)
+            .unwrap_or_else(|| panic!("unexpected item written: {key}"));
+        assert_eq!(&item_json(item), content, "archive item {key} differs");
+        archived.insert(key);
+    }
+    let event: Value = serde_json::from_str(event_json).unwrap();
+    for record in event["Records"].as_array().unwrap() {
+        let seq = record["dynamodb"]["SequenceNumber"].as_str().unwrap();
+        if !want.selected.iter().any(|s| s == seq) {
+            assert!(
+                !failed.contains(seq),
+                "skipped record {seq} reported as failed"
+            );
+            continue;
+        }
+        let key = key_of(&record["dynamodb"]["Keys"]);
+        assert!(
+            failed.contains(seq)
+                || (archived.contains(&key) && !want.failed.iter().any(|s| s == seq)),
+            "record {seq} ({key}) neither archived nor reported"
+        );
+    }
+}
+
+/// A batch of `n` TTL removals of distinct session items, built from events/ttl-remove.json.
+pub fn sessions_event(n: usize) -> String {
+    let template: Value = serde_json::from_str(&super::read_event("ttl-remove.json")).unwrap();
+    let record = &template["Records"][0];
+    let records: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut r = record.clone();
+            let pk = json!({ "S": format!("SESSION#{i:06}") });
+            r["dynamodb"]["Keys"]["PK"] = pk.clone();
+            r["dynamodb"]["OldImage"]["PK"] = pk;
+            r["dynamodb"]["OldImage"]["SessionInfo"]["M"]["hits"] = json!({ "N": i.to_string() });
+            r["dynamodb"]["SequenceNumber"] = json!(format!("{}", 4_000_000_000_000u64 + i as u64));
+            r
+        })
+        .collect();
+    json!({ "Records": records }).to_string()
+}
