@@ -98,13 +98,9 @@ impl Archiver {
     }
 
     /// Converts Lambda's deadline (epoch milliseconds) into the instant writing must stop.
-    pub fn stop_writing_at(&self, deadline_epoch_ms: u64) -> Instant {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
-        let remaining = Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms));
-        Instant::now() + remaining.saturating_sub(self.deadline_margin)
+    pub fn stop_writing_at(&self, deadline_ms: u64) -> Instant {
+        Instant::now()
+            + remaining_time(deadline_ms, epoch_ms()).saturating_sub(self.deadline_margin)
     }
 
     /// Processes one batch; every selected record ends archived or in `failed`.
@@ -114,10 +110,7 @@ impl Archiver {
         stop_at: Instant,
     ) -> Result<BatchOutcome, BatchError> {
         let started = std::time::Instant::now();
-        let archived_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let archived_at = epoch_ms() / 1000;
         let mut outcome = BatchOutcome {
             received: batch.records.len(),
             ..Default::default()
@@ -183,6 +176,26 @@ impl Archiver {
     }
 }
 
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+/// Deadlines below this (September 2001) cannot be epoch milliseconds.
+const EARLIEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// Time left before `deadline_ms`. Lambda sends epoch milliseconds; cargo lambda's emulator sends
+/// the timeout itself (600000), which is read as such rather than as a deadline long past.
+fn remaining_time(deadline_ms: u64, now_ms: u64) -> Duration {
+    if deadline_ms < EARLIEST_EPOCH_DEADLINE_MS {
+        Duration::from_millis(deadline_ms)
+    } else {
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    }
+}
+
 enum Probe {
     NotTtl,
     MaybeTtl(Option<String>),
@@ -241,4 +254,22 @@ pub async fn function_handler(
         &outcome,
     );
     Ok(outcome.response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_795_000_000_000;
+
+    #[test]
+    fn remaining_time_counts_down_to_an_epoch_deadline() {
+        assert_eq!(remaining_time(NOW + 3_000, NOW), Duration::from_secs(3));
+        assert_eq!(remaining_time(NOW - 5, NOW), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_relative_deadline_is_read_as_a_timeout() {
+        assert_eq!(remaining_time(600_000, NOW), Duration::from_secs(600));
+    }
 }

@@ -5,8 +5,11 @@ use ttl_archiver::{function_handler, writer::dynamodb_client, Archiver, Config, 
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
 
-    let config =
-        Config::from_env().inspect_err(|err| tracing::error!("invalid configuration: {err}"))?;
+    // Exiting makes Lambda fail the init (Runtime.ExitError) with this line in the logs.
+    let config = Config::from_env().unwrap_or_else(|err| {
+        tracing::error!("invalid configuration: {err}");
+        std::process::exit(1);
+    });
     let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let archiver = Archiver::new(&config, dynamodb_client(&sdk_config));
 

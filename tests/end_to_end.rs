@@ -1,0 +1,301 @@
+//! The release binary as a Lambda custom runtime: a Runtime API in the test hands it each event
+//! file, the function writes to dynalite, and the response, table and logs are checked.
+
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use support::dynalite::{admin_client, create_table, scan_all, Dynalite};
+use support::items::{assert_archive_matches, expected, Expectation};
+use support::proxy::{Fault, FaultProxy};
+use support::read_event;
+use support::runtime_api::{Function, Outcome, RuntimeApi};
+
+/// Attribute values from the sample events that must never show up in the logs.
+const SECRETS: &[&str] = &[
+    "ada",
+    "grace",
+    "linus",
+    "Mozilla",
+    "SESSION#",
+    "acme",
+    "globex",
+    "héllo",
+    "every-type",
+];
+
+fn assert_no_item_contents(logs: &str) {
+    for secret in SECRETS {
+        assert!(
+            !logs.contains(secret),
+            "logs contain item contents ({secret}):\n{logs}"
+        );
+    }
+}
+
+fn expected_response(failed: &[String]) -> serde_json::Value {
+    json!({ "batchItemFailures": failed.iter().map(|s| json!({"itemIdentifier": s})).collect::<Vec<_>>() })
+}
+
+async fn archive_event(event: &str, key: &[(&str, &str)], how: Expectation, env: &[(&str, &str)]) {
+    let (Some(binary), Some(db)) = (Function::binary(), Dynalite::start()) else {
+        return;
+    };
+    let admin = admin_client(&db.endpoint).await;
+    create_table(&admin, "archive", key).await;
+    let api = RuntimeApi::start().await;
+    let mut all_env = vec![
+        ("TABLE_NAME", "archive"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint.as_str()),
+    ];
+    all_env.extend_from_slice(env);
+    let function = Function::start(&binary, &api, &all_env);
+
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let outcome = api
+        .invoke(&read_event(event), Duration::from_secs(10))
+        .await;
+    let after = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+
+    let want = expected(&read_event(event), &how);
+    assert_eq!(
+        outcome,
+        Outcome::Response(expected_response(&want.failed)),
+        "logs:\n{}",
+        function.logs()
+    );
+    let key_names: Vec<&str> = key.iter().map(|(n, _)| *n).collect();
+    let archived_at = how
+        .archived_at_attribute
+        .as_deref()
+        .map(|n| (n, before, after));
+    assert_archive_matches(
+        &scan_all(&admin, "archive").await,
+        &want.items,
+        &key_names,
+        archived_at,
+    );
+
+    let logs = function.logs();
+    assert!(
+        logs.contains("batch processed"),
+        "no batch summary in the logs:\n{logs}"
+    );
+    assert!(
+        logs.contains(r#""CloudWatchMetrics""#),
+        "no EMF document in the logs:\n{logs}"
+    );
+    assert_no_item_contents(&logs);
+}
+
+#[tokio::test]
+async fn ttl_sessions_end_to_end() {
+    archive_event(
+        "ttl-remove.json",
+        &[("PK", "S")],
+        Expectation {
+            ttl_attribute: Some("ExpirationTime".into()),
+            ..Default::default()
+        },
+        &[("TTL_ATTRIBUTE", "ExpirationTime")],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn classic_projection_end_to_end() {
+    archive_event(
+        "ttl-remove.json",
+        &[("PK", "S")],
+        Expectation {
+            ttl_attribute: Some("ExpirationTime".into()),
+            attributes: Some(vec!["CreationTime".into(), "SessionInfo".into()]),
+            archived_at_attribute: Some("ArchivedAt".into()),
+        },
+        &[
+            ("TTL_ATTRIBUTE", "ExpirationTime"),
+            ("ATTRIBUTES", "CreationTime,SessionInfo"),
+            ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mixed_batch_end_to_end() {
+    archive_event("mixed.json", &[("PK", "S")], Expectation::default(), &[]).await;
+}
+
+#[tokio::test]
+async fn composite_key_end_to_end() {
+    archive_event(
+        "composite-key.json",
+        &[("tenant", "S"), ("ts", "N")],
+        Expectation::default(),
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn no_old_image_end_to_end() {
+    archive_event(
+        "no-old-image.json",
+        &[("PK", "S")],
+        Expectation::default(),
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn all_types_end_to_end() {
+    archive_event(
+        "all-types.json",
+        &[("id", "S")],
+        Expectation::default(),
+        &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_record_end_to_end() {
+    let (Some(binary), Some(db)) = (Function::binary(), Dynalite::start()) else {
+        return;
+    };
+    let admin = admin_client(&db.endpoint).await;
+    create_table(&admin, "archive", &[("PK", "S")]).await;
+    let api = RuntimeApi::start().await;
+    let function = Function::start(
+        &binary,
+        &api,
+        &[
+            ("TABLE_NAME", "archive"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &db.endpoint),
+        ],
+    );
+    let outcome = api
+        .invoke(
+            &read_event("malformed-record.json"),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        outcome,
+        Outcome::Response(expected_response(&["1000000000000000000200".into()]))
+    );
+    assert_eq!(scan_all(&admin, "archive").await.len(), 2);
+    let logs = function.logs();
+    assert!(
+        logs.contains("1000000000000000000200"),
+        "the failed record's sequence number is logged:\n{logs}"
+    );
+    assert!(
+        !logs.contains("not base64"),
+        "the record's content is not logged:\n{logs}"
+    );
+    assert_no_item_contents(&logs);
+}
+
+#[tokio::test]
+async fn answers_before_a_short_deadline_when_dynamodb_hangs() {
+    let (Some(binary), Some(db)) = (Function::binary(), Dynalite::start()) else {
+        return;
+    };
+    let admin = admin_client(&db.endpoint).await;
+    create_table(&admin, "archive", &[("PK", "S")]).await;
+    let proxy = FaultProxy::start(&db.endpoint, |_| Fault::Delay(Duration::from_secs(30))).await;
+    let api = RuntimeApi::start().await;
+    let _function = Function::start(
+        &binary,
+        &api,
+        &[
+            ("TABLE_NAME", "archive"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint),
+        ],
+    );
+    let timeout = Duration::from_millis(2000);
+    let started = std::time::Instant::now();
+    let outcome = api.invoke(&read_event("ttl-remove.json"), timeout).await;
+    assert!(
+        started.elapsed() < timeout,
+        "answered after {:?}",
+        started.elapsed()
+    );
+    let want = expected(&read_event("ttl-remove.json"), &Expectation::default());
+    assert_eq!(
+        outcome,
+        Outcome::Response(expected_response(&want.selected))
+    );
+}
+
+#[tokio::test]
+async fn missing_configuration_fails_init_naming_the_variable() {
+    let Some(binary) = Function::binary() else {
+        return;
+    };
+    for (env, variable) in [
+        (vec![], "TABLE_NAME"),
+        (
+            vec![("TABLE_NAME", "archive"), ("MAX_CONCURRENCY", "0")],
+            "MAX_CONCURRENCY",
+        ),
+        (
+            vec![("TABLE_NAME", "archive"), ("ATTRIBUTES", "a,,b")],
+            "ATTRIBUTES",
+        ),
+    ] {
+        let api = RuntimeApi::start().await;
+        let mut function = Function::start(&binary, &api, &env);
+        let code = function.exit_code(Duration::from_secs(10)).await;
+        assert!(
+            matches!(code, Some(c) if c != 0),
+            "init must fail, exit code {code:?}"
+        );
+        let logs = function.logs();
+        assert!(
+            logs.contains(variable),
+            "the error names {variable}:\n{logs}"
+        );
+        assert_eq!(api.polls(), 0, "no invocation is taken after a failed init");
+    }
+}
+
+#[tokio::test]
+async fn a_warm_function_handles_consecutive_batches() {
+    let (Some(binary), Some(db)) = (Function::binary(), Dynalite::start()) else {
+        return;
+    };
+    let admin = admin_client(&db.endpoint).await;
+    create_table(&admin, "archive", &[("PK", "S")]).await;
+    let api = RuntimeApi::start().await;
+    let function = Function::start(
+        &binary,
+        &api,
+        &[
+            ("TABLE_NAME", "archive"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &db.endpoint),
+        ],
+    );
+    for event in ["ttl-remove.json", "mixed.json", "no-old-image.json"] {
+        let outcome = api
+            .invoke(&read_event(event), Duration::from_secs(10))
+            .await;
+        let want = expected(&read_event(event), &Expectation::default());
+        assert_eq!(
+            outcome,
+            Outcome::Response(expected_response(&want.failed)),
+            "{event}"
+        );
+    }
+    assert_eq!(scan_all(&admin, "archive").await.len(), 3);
+    assert_eq!(function.logs().matches("batch processed").count(), 3);
+}
