@@ -2,43 +2,16 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::dynamodb::{EventRecord, UserIdentity};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::LambdaEvent;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use crate::batch::{
-    chunk, compare_sequence_numbers, dedupe, MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES,
-};
+use crate::batch::compare_sequence_numbers;
 use crate::config::Config;
 use crate::metrics;
+use crate::plan::{plan_batch, BatchError, StreamBatch};
 use crate::project::Projection;
-use crate::select::{is_ttl_removal, is_ttl_removal_parts};
 use crate::writer::{ArchiveWriter, RetryPolicy};
-use crate::RecordError;
-
-/// The stream event, with each record kept raw until it is read on its own: one malformed record
-/// must fail alone, not take the whole batch (and every good record in it) down with it.
-#[derive(Debug, Deserialize)]
-pub struct StreamBatch {
-    #[serde(rename = "Records")]
-    pub records: Vec<Box<RawValue>>,
-}
-
-impl StreamBatch {
-    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(json)
-    }
-}
-
-/// A fault that stops the whole invocation: Lambda then retries (and bisects) the batch.
-#[derive(Debug, thiserror::Error)]
-pub enum BatchError {
-    #[error("record {index} may be a TTL deletion but has no SequenceNumber to report it by")]
-    Unidentifiable { index: usize },
-}
 
 /// The result of one batch; `failed` holds every selected record that was not archived.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -110,69 +83,26 @@ impl Archiver {
         stop_at: Instant,
     ) -> Result<BatchOutcome, BatchError> {
         let started = std::time::Instant::now();
-        let archived_at = epoch_ms() / 1000;
-        let mut outcome = BatchOutcome {
-            received: batch.records.len(),
-            ..Default::default()
-        };
-        let mut items = Vec::with_capacity(batch.records.len());
-
-        for (index, raw) in batch.records.iter().enumerate() {
-            let record: EventRecord = match serde_json::from_str(raw.get()) {
-                Ok(record) => record,
-                Err(err) => {
-                    match probe_malformed(raw) {
-                        Probe::NotTtl => outcome.skipped += 1,
-                        Probe::MaybeTtl(Some(seq)) => {
-                            outcome.selected += 1;
-                            outcome
-                                .failed
-                                .push((seq, RecordError::malformed(&err).to_string()));
-                        }
-                        Probe::MaybeTtl(None) => return Err(BatchError::Unidentifiable { index }),
-                    }
-                    continue;
-                }
-            };
-            if !is_ttl_removal(&record) {
-                outcome.skipped += 1;
-                continue;
-            }
-            outcome.selected += 1;
-            let Some(seq) = record
-                .change
-                .sequence_number
-                .clone()
-                .filter(|s| !s.is_empty())
-            else {
-                return Err(BatchError::Unidentifiable { index });
-            };
-            match self
-                .projection
-                .project(seq.clone(), record.change, archived_at)
-            {
-                Ok(item) => items.push(item),
-                Err(err) => outcome.failed.push((seq, err.to_string())),
-            }
-        }
-        drop(batch);
-
-        let chunks = chunk(dedupe(items), MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES);
-        let report = self.writer.write(chunks, stop_at).await;
-        outcome.archived = report.archived;
-        outcome.requests = report.requests;
-        outcome.retries = report.retries;
-        outcome.failed.extend(
+        let plan = plan_batch(&self.projection, batch, epoch_ms() / 1000)?;
+        let report = self.writer.write(plan.chunks, stop_at).await;
+        let mut failed = plan.failed;
+        failed.extend(
             report
                 .failed
                 .into_iter()
                 .map(|(seq, err)| (seq, err.to_string())),
         );
-        outcome
-            .failed
-            .sort_by(|a, b| compare_sequence_numbers(&a.0, &b.0));
-        outcome.duration = started.elapsed();
-        Ok(outcome)
+        failed.sort_by(|a, b| compare_sequence_numbers(&a.0, &b.0));
+        Ok(BatchOutcome {
+            received: plan.received,
+            selected: plan.selected,
+            skipped: plan.skipped,
+            archived: report.archived,
+            failed,
+            requests: report.requests,
+            retries: report.retries,
+            duration: started.elapsed(),
+        })
     }
 }
 
@@ -194,37 +124,6 @@ fn remaining_time(deadline_ms: u64, now_ms: u64) -> Duration {
     } else {
         Duration::from_millis(deadline_ms.saturating_sub(now_ms))
     }
-}
-
-enum Probe {
-    NotTtl,
-    MaybeTtl(Option<String>),
-}
-
-/// Reads what can be read of a record that failed to deserialise: whether it claims to be a TTL
-/// deletion, and its sequence number. When in doubt it is treated as one.
-fn probe_malformed(raw: &RawValue) -> Probe {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(raw.get()) else {
-        return Probe::MaybeTtl(None);
-    };
-    let event_name = value.get("eventName").and_then(|v| v.as_str());
-    let identity = value
-        .get("userIdentity")
-        .and_then(|v| serde_json::from_value::<UserIdentity>(v.clone()).ok());
-    if let Some(name) = event_name {
-        let claims_ttl_identity = value.get("userIdentity").is_some_and(|v| !v.is_null());
-        if !is_ttl_removal_parts(name, identity.as_ref())
-            && (name != "REMOVE" || !claims_ttl_identity)
-        {
-            return Probe::NotTtl;
-        }
-    }
-    let seq = value
-        .pointer("/dynamodb/SequenceNumber")
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
-    Probe::MaybeTtl(seq)
 }
 
 /// The Lambda entry point: one batch in, the partial batch response out.

@@ -1,6 +1,6 @@
 //! ttl-archiver: moves DynamoDB items deleted by TTL into a Standard-IA archive table.
 //!
-//! The decisions (`select`, `project`, `batch`) are pure functions; `writer` is the one adapter
+//! The decisions (`select`, `project`, `batch`, `plan`) are pure functions; `writer` is the one adapter
 //! that talks to DynamoDB; `handler` ties them together for one Lambda invocation.
 
 pub mod batch;
@@ -8,12 +8,14 @@ pub mod config;
 pub mod handler;
 pub mod key;
 pub mod metrics;
+pub mod plan;
 pub mod project;
 pub mod select;
 pub mod writer;
 
 pub use config::{Config, ConfigError};
-pub use handler::{function_handler, Archiver, BatchOutcome, StreamBatch};
+pub use handler::{function_handler, Archiver, BatchOutcome};
+pub use plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
 pub use writer::{ArchiveWriter, RetryPolicy, WriteError};
 
 /// Why one selected record cannot be archived. Messages never carry attribute values.

@@ -1,0 +1,125 @@
+//! Planning one batch without touching AWS: decode each record, select TTL deletions, project
+//! them, and group the items into the requests to send. Pure, so it can be measured alone.
+
+use aws_lambda_events::event::dynamodb::{EventRecord, UserIdentity};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::batch::{chunk, dedupe, WriteGroup, MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES};
+use crate::project::Projection;
+use crate::select::{is_ttl_removal, is_ttl_removal_parts};
+use crate::RecordError;
+
+/// The stream event, with each record kept raw until it is read on its own: one malformed record
+/// must fail alone, not take the whole batch (and every good record in it) down with it.
+#[derive(Debug, Deserialize)]
+pub struct StreamBatch {
+    #[serde(rename = "Records")]
+    pub records: Vec<Box<RawValue>>,
+}
+
+impl StreamBatch {
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
+
+/// A fault that stops the whole invocation: Lambda then retries (and bisects) the batch.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("record {index} may be a TTL deletion but has no SequenceNumber to report it by")]
+    Unidentifiable { index: usize },
+}
+
+/// What to write for a batch, and what is already known not to be archivable.
+#[derive(Debug, Default)]
+pub struct BatchPlan {
+    pub received: usize,
+    pub selected: usize,
+    pub skipped: usize,
+    /// Selected records that cannot be archived: sequence number and reason.
+    pub failed: Vec<(String, String)>,
+    /// BatchWriteItem requests, one key at most once across all of them.
+    pub chunks: Vec<Vec<WriteGroup>>,
+}
+
+/// Plans one batch; `archived_at` is epoch seconds.
+pub fn plan_batch(
+    projection: &Projection,
+    batch: StreamBatch,
+    archived_at: u64,
+) -> Result<BatchPlan, BatchError> {
+    let mut plan = BatchPlan {
+        received: batch.records.len(),
+        ..Default::default()
+    };
+    let mut items = Vec::with_capacity(batch.records.len());
+    for (index, raw) in batch.records.iter().enumerate() {
+        let record: EventRecord = match serde_json::from_str(raw.get()) {
+            Ok(record) => record,
+            Err(err) => {
+                match probe_malformed(raw) {
+                    Probe::NotTtl => plan.skipped += 1,
+                    Probe::MaybeTtl(Some(seq)) => {
+                        plan.selected += 1;
+                        plan.failed
+                            .push((seq, RecordError::malformed(&err).to_string()));
+                    }
+                    Probe::MaybeTtl(None) => return Err(BatchError::Unidentifiable { index }),
+                }
+                continue;
+            }
+        };
+        if !is_ttl_removal(&record) {
+            plan.skipped += 1;
+            continue;
+        }
+        plan.selected += 1;
+        let Some(seq) = record
+            .change
+            .sequence_number
+            .clone()
+            .filter(|s| !s.is_empty())
+        else {
+            return Err(BatchError::Unidentifiable { index });
+        };
+        match projection.project(seq.clone(), record.change, archived_at) {
+            Ok(item) => items.push(item),
+            Err(err) => plan.failed.push((seq, err.to_string())),
+        }
+    }
+    drop(batch);
+    plan.chunks = chunk(dedupe(items), MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES);
+    Ok(plan)
+}
+
+enum Probe {
+    NotTtl,
+    MaybeTtl(Option<String>),
+}
+
+/// Reads what can be read of a record that failed to deserialise: whether it claims to be a TTL
+/// deletion, and its sequence number. When in doubt it is treated as one.
+fn probe_malformed(raw: &RawValue) -> Probe {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(raw.get()) else {
+        return Probe::MaybeTtl(None);
+    };
+    let event_name = value.get("eventName").and_then(|v| v.as_str());
+    let identity = value
+        .get("userIdentity")
+        .and_then(|v| serde_json::from_value::<UserIdentity>(v.clone()).ok());
+    if let Some(name) = event_name {
+        let claims_ttl_identity = value.get("userIdentity").is_some_and(|v| !v.is_null());
+        if !is_ttl_removal_parts(name, identity.as_ref())
+            && (name != "REMOVE" || !claims_ttl_identity)
+        {
+            return Probe::NotTtl;
+        }
+    }
+    let seq = value
+        .pointer("/dynamodb/SequenceNumber")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    Probe::MaybeTtl(seq)
+}
