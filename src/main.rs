@@ -1,5 +1,6 @@
 use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
-use ttl_archiver::{function_handler, writer::dynamodb_client, Archiver, Config, StreamBatch};
+use ttl_archiver::writer::{dynamodb_client, https_client};
+use ttl_archiver::{function_handler, Archiver, Config, StreamBatch};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,7 +11,10 @@ async fn main() -> Result<(), Error> {
         tracing::error!("invalid configuration: {err}");
         std::process::exit(1);
     });
-    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await;
     let archiver = Archiver::new(&config, dynamodb_client(&sdk_config));
 
     let archiver = &archiver;

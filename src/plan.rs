@@ -83,7 +83,7 @@ pub fn plan_batch(
         else {
             return Err(BatchError::Unidentifiable { index });
         };
-        match projection.project(seq.clone(), record.change, archived_at) {
+        match projection.project(seq.clone(), record.change, archived_at, raw.get().len()) {
             Ok(item) => items.push(item),
             Err(err) => plan.failed.push((seq, err.to_string())),
         }

@@ -10,6 +10,9 @@ use crate::config::Config;
 use crate::key::ItemKey;
 use crate::RecordError;
 
+/// Room for `"name":{"N":"<epoch seconds>"},` beyond the name itself.
+const ARCHIVED_AT_BYTES: usize = 32;
+
 /// What goes into an archive item, decided once from the configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Projection {
@@ -40,17 +43,21 @@ pub struct ArchiveItem {
     pub sequence_number: String,
     pub key: ItemKey,
     pub item: HashMap<String, AttributeValue>,
-    /// Upper estimate of the item's size in a BatchWriteItem request body.
+    /// Upper bound of the item's share of a BatchWriteItem request body.
     pub request_bytes: usize,
 }
 
 impl Projection {
-    /// Builds the archive item from a TTL deletion. `archived_at` is epoch seconds.
+    /// Builds the archive item from a TTL deletion. `archived_at` is epoch seconds;
+    /// `record_bytes` is the size of the record's JSON, which bounds the item's size in a request:
+    /// the item is encoded the same way, holds only part of the record, and adds at most the
+    /// archived-at attribute.
     pub fn project(
         &self,
         sequence_number: String,
         change: StreamRecord,
         archived_at: u64,
+        record_bytes: usize,
     ) -> Result<ArchiveItem, RecordError> {
         if change.old_image.is_empty() {
             let view = change
@@ -82,11 +89,11 @@ impl Projection {
         }
 
         let key = ItemKey::of_stream_keys(&change.keys)?;
-        let request_bytes = image
-            .iter()
-            .map(|(n, v)| request_bytes_of(n, v))
-            .sum::<usize>()
-            + 16;
+        let request_bytes = record_bytes
+            + self
+                .archived_at_attribute
+                .as_ref()
+                .map_or(0, |name| name.len() + ARCHIVED_AT_BYTES);
         let item: HashMap<String, AttributeValue> = image.into();
         Ok(ArchiveItem {
             sequence_number,
@@ -95,38 +102,6 @@ impl Projection {
             request_bytes,
         })
     }
-}
-
-/// Upper estimate of an attribute's share of the JSON request body: BatchWriteItem requests are
-/// limited to 16 MB on the wire, where binary grows by a third and escapes can grow text.
-fn request_bytes_of(name: &str, value: &StreamValue) -> usize {
-    json_string_bytes(name) + 2 + value_bytes(value)
-}
-
-fn value_bytes(value: &StreamValue) -> usize {
-    const TAG: usize = 8; // {"S":...}
-    TAG + match value {
-        StreamValue::S(s) | StreamValue::N(s) => json_string_bytes(s),
-        StreamValue::B(b) => base64_bytes(b.len()),
-        StreamValue::Bool(_) | StreamValue::Null(_) => 5,
-        StreamValue::Ss(v) | StreamValue::Ns(v) => v.iter().map(|s| json_string_bytes(s) + 1).sum(),
-        StreamValue::Bs(v) => v.iter().map(|b| base64_bytes(b.len()) + 1).sum(),
-        StreamValue::L(v) => v.iter().map(|e| value_bytes(e) + 1).sum(),
-        StreamValue::M(m) => m.iter().map(|(n, v)| request_bytes_of(n, v) + 1).sum(),
-    }
-}
-
-fn json_string_bytes(s: &str) -> usize {
-    // Quotes, plus the worst case (\u00XX) for every byte that JSON must escape.
-    2 + s.len()
-        + 5 * s
-            .bytes()
-            .filter(|&b| b < 0x20 || b == b'"' || b == b'\\')
-            .count()
-}
-
-fn base64_bytes(len: usize) -> usize {
-    2 + len.div_ceil(3) * 4
 }
 
 #[cfg(test)]
@@ -163,7 +138,7 @@ mod tests {
             ..Default::default()
         };
         let item = projection
-            .project("100".into(), change(SESSION), 0)
+            .project("100".into(), change(SESSION), 0, 1000)
             .unwrap();
         assert_eq!(item.sequence_number, "100");
         let mut names: Vec<_> = item.item.keys().cloned().collect();
@@ -182,7 +157,7 @@ mod tests {
     #[test]
     fn without_ttl_attribute_the_whole_image_is_copied() {
         let item = Projection::default()
-            .project("100".into(), change(SESSION), 0)
+            .project("100".into(), change(SESSION), 0, 1000)
             .unwrap();
         assert_eq!(item.item.len(), 4);
         assert_eq!(item.item["ExpirationTime"], n("1700003600"));
@@ -203,7 +178,7 @@ mod tests {
             ..Default::default()
         };
         let item = projection
-            .project("100".into(), change(SESSION), 0)
+            .project("100".into(), change(SESSION), 0, 1000)
             .unwrap();
         let mut names: Vec<_> = item.item.keys().cloned().collect();
         names.sort();
@@ -223,7 +198,7 @@ mod tests {
             ttl_attribute: Some("ts".into()),
             archived_at_attribute: Some("tenant".into()),
         };
-        let item = projection.project("7".into(), record, 99).unwrap();
+        let item = projection.project("7".into(), record, 99, 1000).unwrap();
         assert_eq!(item.item["tenant"], s("t1"));
         assert_eq!(item.item["ts"], n("42"));
         assert_eq!(item.item["body"], s("x"));
@@ -236,7 +211,7 @@ mod tests {
             ..Default::default()
         };
         let item = projection
-            .project("100".into(), change(SESSION), 1_800_000_000)
+            .project("100".into(), change(SESSION), 1_800_000_000, 1000)
             .unwrap();
         assert_eq!(item.item["ArchivedAt"], n("1800000000"));
     }
@@ -259,7 +234,7 @@ mod tests {
                 "SequenceNumber": "1", "SizeBytes": 10}"#,
         );
         let item = Projection::default()
-            .project("1".into(), record, 0)
+            .project("1".into(), record, 0, 1000)
             .unwrap()
             .item;
         assert_eq!(item["id"], AttributeValue::B(vec![0u8, 1, 2, 255].into()));
@@ -302,7 +277,7 @@ mod tests {
         )
         .unwrap();
         let err = Projection::default()
-            .project("5".into(), record.change, 0)
+            .project("5".into(), record.change, 0, 1000)
             .unwrap_err();
         assert_eq!(
             err,
@@ -317,16 +292,25 @@ mod tests {
         let record =
             change(r#"{"OldImage": {"PK": {"S": "a"}}, "SequenceNumber": "5", "SizeBytes": 5}"#);
         let err = Projection::default()
-            .project("5".into(), record, 0)
+            .project("5".into(), record, 0, 1000)
             .unwrap_err();
         assert_eq!(err, RecordError::NoKeys);
     }
 
     #[test]
-    fn request_size_estimate_covers_base64_and_escapes() {
-        let binary = StreamValue::B(vec![0; 300]);
-        assert!(value_bytes(&binary) >= 400);
-        let quotes = StreamValue::S("\"".repeat(10));
-        assert!(value_bytes(&quotes) >= 20);
+    fn request_size_bound_covers_the_record_and_archived_at() {
+        let plain = Projection::default()
+            .project("100".into(), change(SESSION), 0, 500)
+            .unwrap();
+        assert_eq!(plain.request_bytes, 500);
+        let projection = Projection {
+            archived_at_attribute: Some("ArchivedAt".into()),
+            ..Default::default()
+        };
+        let stamped = projection
+            .project("100".into(), change(SESSION), 1_800_000_000, 500)
+            .unwrap();
+        let added = r#""ArchivedAt":{"N":"1800000000"},"#.len();
+        assert!(stamped.request_bytes >= 500 + added);
     }
 }

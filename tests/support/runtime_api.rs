@@ -1,5 +1,7 @@
 //! A minimal Lambda Runtime API (the 2018-06-01 interface a custom runtime polls) that runs the
 //! real binary as Lambda would: one invocation at a time, with a deadline, logs captured.
+//! The end-to-end benchmark includes this file too and uses only part of it.
+#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::process::Stdio;
@@ -36,6 +38,7 @@ struct State {
     in_flight: HashMap<String, oneshot::Sender<Outcome>>,
     init_error: Option<String>,
     polls: u64,
+    first_poll: Option<std::time::Instant>,
 }
 
 pub struct RuntimeApi {
@@ -121,6 +124,11 @@ impl RuntimeApi {
     pub fn polls(&self) -> u64 {
         self.state.lock().unwrap().polls
     }
+
+    /// When the function first asked for an invocation: the end of its init.
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        self.state.lock().unwrap().first_poll
+    }
 }
 
 async fn serve(
@@ -142,7 +150,11 @@ async fn serve(
         .collect();
     match (method, parts.as_slice()) {
         (Method::GET, ["invocation", "next"]) => {
-            state.lock().unwrap().polls += 1;
+            {
+                let mut s = state.lock().unwrap();
+                s.polls += 1;
+                s.first_poll.get_or_insert_with(std::time::Instant::now);
+            }
             loop {
                 let notified = ready.notified();
                 let next = {
@@ -249,6 +261,10 @@ impl Function {
             });
         }
         Function { child, logs }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     pub fn logs(&self) -> String {
