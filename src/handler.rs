@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::batch::compare_sequence_numbers;
 use crate::config::Config;
 use crate::metrics;
-use crate::plan::{plan_batch, BatchError, StreamBatch};
+use crate::plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
 use crate::project::Projection;
 use crate::writer::{ArchiveWriter, RetryPolicy};
 
@@ -74,6 +74,11 @@ impl Archiver {
     pub fn stop_writing_at(&self, deadline_ms: u64) -> Instant {
         Instant::now()
             + remaining_time(deadline_ms, epoch_ms()).saturating_sub(self.deadline_margin)
+    }
+
+    /// What `process` would write for `batch`, without writing (the redrive's dry run).
+    pub fn plan(&self, batch: StreamBatch) -> Result<BatchPlan, BatchError> {
+        plan_batch(&self.projection, batch, epoch_ms() / 1000)
     }
 
     /// Processes one batch; every selected record ends archived or in `failed`.

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod failed_batch;
 pub mod handler;
 pub mod key;
 pub mod metrics;

@@ -6,11 +6,10 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use support::dynalite::{
-    admin_client, archive_client, create_table, free_port, scan_all, Dynalite,
-};
+use support::dynalite::{admin_client, archive_client, create_table, scan_all, Dynalite};
 use support::items::{assert_accounted, sessions_event, Expectation};
 use support::proxy::{random_plan, Fault, FaultProxy, Stats};
+use support::server::free_port;
 use tokio::time::Instant;
 use ttl_archiver::{Archiver, BatchOutcome, Config, StreamBatch};
 

@@ -146,3 +146,9 @@ def test_alarms_cover_iterator_age_errors_and_failed_batches(cfn):
 
 def test_outputs(cfn):
     assert {"FunctionName", "FunctionArn", "ArchiveTableName", "FailedBatchBucketName"} <= cfn["Outputs"].keys()
+
+
+def test_redrive_one_liner_uses_the_stack_settings(cfn):
+    command = cfn["Outputs"]["RedriveCommand"]["Value"]["Fn::Sub"]
+    for part in ("TABLE_NAME=${ArchiveTable}", "TTL_ATTRIBUTE=${TtlAttribute}", "ttl-archiver-redrive s3://${FailedBatchBucket}/"):
+        assert part in command

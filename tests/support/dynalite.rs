@@ -1,8 +1,6 @@
-//! A dynalite server (pinned in tools/package.json) on a free loopback port, stopped on drop.
+//! DynamoDB for the tests: dynalite, clients, tables.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{
@@ -11,63 +9,26 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use super::{missing_tool, repo_path};
+pub use super::server::LocalServer as Dynalite;
 
-pub struct Dynalite {
-    child: Child,
-    pub endpoint: String,
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// A dynalite server (pinned in tools/package.json).
 impl Dynalite {
-    /// Starts a server, or returns `None` (skip) when dynalite is not installed outside CI.
     pub fn start() -> Option<Self> {
-        let bin = repo_path("tools/node_modules/.bin/dynalite");
-        if !bin.exists() {
-            missing_tool("dynalite");
-            return None;
-        }
-        let port = free_port();
-        let child = Command::new(bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args([
+        Self::start_server("dynalite", "tools/node_modules/.bin/dynalite", |port| {
+            let args = [
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
                 "--createTableMs",
                 "0",
-                "--deleteTableMs",
-                "0",
-                "--updateTableMs",
-                "0",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start dynalite");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "dynalite did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Dynalite {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            ];
+            let more = ["--deleteTableMs", "0", "--updateTableMs", "0"];
+            args.iter()
+                .chain(more.iter())
+                .map(|a| a.to_string())
+                .collect()
         })
-    }
-}
-
-impl Drop for Dynalite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -5,6 +5,7 @@ pub mod dynalite;
 pub mod items;
 pub mod proxy;
 pub mod runtime_api;
+pub mod server;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,280 @@
+//! The redrive tool end to end: failed-batch objects in a local S3 (moto server) archived into
+//! dynalite by the real `ttl-archiver-redrive` binary.
+#![cfg(feature = "redrive")]
+
+mod support;
+
+use std::process::{Command, Output};
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::{json, Value};
+use support::dynalite::{admin_client, create_table, scan_all, sdk_config, Dynalite};
+use support::items::sessions_event;
+use support::server::{moto, LocalServer};
+use support::{read_event, repo_path};
+
+const BUCKET: &str = "failed-batches";
+const PREFIX: &str = "aws/lambda/4f3a1c2e-esm/shardId-00000001700000000000-abcdef01/2026/11/24/";
+
+struct Servers {
+    db: Dynalite,
+    s3_endpoint: String,
+    s3: aws_sdk_s3::Client,
+    _moto: LocalServer,
+}
+
+async fn servers() -> Option<Servers> {
+    let (db, moto) = (Dynalite::start()?, moto()?);
+    create_table(&admin_client(&db.endpoint).await, "archive", &[("PK", "S")]).await;
+    let config = sdk_config(&moto.endpoint).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("create bucket");
+    Some(Servers {
+        db,
+        s3_endpoint: moto.endpoint.clone(),
+        s3,
+        _moto: moto,
+    })
+}
+
+/// An invocation record as the S3 on-failure destination writes it.
+fn invocation_record(payload: Value) -> String {
+    json!({
+        "requestContext": {
+            "requestId": "c1b2a3d4-0000-4000-8000-000000000001",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:ttl-archiver",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": 11
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2026-11-24T10:00:00.000Z",
+        "DDBStreamBatchInfo": {
+            "shardId": "shardId-00000001700000000000-abcdef01",
+            "startSequenceNumber": "1000000000000000000100",
+            "endSequenceNumber": "1000000000000000000300",
+            "approximateArrivalOfFirstRecord": "2026-11-24T09:00:00Z",
+            "approximateArrivalOfLastRecord": "2026-11-24T09:00:01Z",
+            "batchSize": 3,
+            "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/Sessions/stream/2026-11-01T00:00:00.000"
+        },
+        "payload": payload
+    })
+    .to_string()
+}
+
+fn event_value(name: &str) -> Value {
+    serde_json::from_str(&read_event(name)).unwrap()
+}
+
+async fn put(servers: &Servers, key: &str, body: String) {
+    servers
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(ByteStream::from(body.into_bytes()))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn keys(servers: &Servers) -> Vec<String> {
+    let listed = servers
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn redrive(servers: &Servers, args: &[&str]) -> (i32, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-redrive"))
+        .args(args)
+        .env_clear()
+        .env("TABLE_NAME", "archive")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &servers.db.endpoint)
+        .env("AWS_ENDPOINT_URL_S3", &servers.s3_endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run ttl-archiver-redrive");
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    eprintln!(
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&stderr)
+    );
+    (status.code().unwrap_or(-1), stdout)
+}
+
+async fn archive_size(servers: &Servers) -> usize {
+    scan_all(&admin_client(&servers.db.endpoint).await, "archive")
+        .await
+        .len()
+}
+
+#[tokio::test]
+async fn redrives_every_shape_keeps_what_fails_and_never_processes_an_object_twice() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    let source = format!("s3://{BUCKET}/{PREFIX}");
+    // Documented shape, payload embedded as an object.
+    put(
+        &servers,
+        &format!("{PREFIX}a-object"),
+        invocation_record(event_value("ttl-remove.json")),
+    )
+    .await;
+    // The same shape with the payload as a JSON string.
+    put(
+        &servers,
+        &format!("{PREFIX}b-string"),
+        invocation_record(Value::String(sessions_event(30))),
+    )
+    .await;
+    // A plain stream event.
+    put(
+        &servers,
+        &format!("{PREFIX}c-plain"),
+        read_event("mixed.json"),
+    )
+    .await;
+    // Not JSON at all.
+    put(
+        &servers,
+        &format!("{PREFIX}d-garbage"),
+        "PK,ExpirationTime\nSESSION#1,1700000000\n".into(),
+    )
+    .await;
+    // Records that cannot be archived (no old image): the object stays.
+    put(
+        &servers,
+        &format!("{PREFIX}e-partial"),
+        invocation_record(event_value("no-old-image.json")),
+    )
+    .await;
+
+    let (code, out) = redrive(&servers, &[&source]);
+    assert_eq!(code, 1, "something remains, so the exit status says so");
+    assert!(
+        out.contains("a-object: 3 archived, 0 skipped, 0 failed; moved to"),
+        "{out}"
+    );
+    assert!(out.contains("b-string: 30 archived"), "{out}");
+    assert!(
+        out.contains("c-plain: 2 archived, 4 skipped, 0 failed"),
+        "{out}"
+    );
+    assert!(out.contains("d-garbage: error: not JSON"), "{out}");
+    assert!(
+        out.contains(
+            "e-partial: 0 archived, 0 skipped, 2 failed; kept; remaining: 1000000000000000000100"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("summary: 5 objects (3 done, 2 kept, 1 unreadable); 35 records archived, 4 skipped, 2 failed"), "{out}");
+    // a-object and c-plain share two keys: 3 + 30 distinct sessions.
+    assert_eq!(archive_size(&servers).await, 33);
+    let expected_keys: Vec<String> = vec![
+        format!("{PREFIX}d-garbage"),
+        format!("{PREFIX}e-partial"),
+        format!("redriven/{PREFIX}a-object"),
+        format!("redriven/{PREFIX}b-string"),
+        format!("redriven/{PREFIX}c-plain"),
+    ];
+    assert_eq!(keys(&servers).await, expected_keys);
+
+    // A second run over the whole bucket sees only what is left, never what is under redriven/.
+    let (code, out) = redrive(&servers, &[&format!("s3://{BUCKET}")]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("summary: 2 objects (0 done, 2 kept, 1 unreadable)"),
+        "{out}"
+    );
+    assert!(!out.contains("a-object"), "{out}");
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing_and_moves_nothing() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    put(
+        &servers,
+        &format!("{PREFIX}a-object"),
+        invocation_record(event_value("mixed.json")),
+    )
+    .await;
+    let (code, out) = redrive(&servers, &["--dry-run", &format!("s3://{BUCKET}/{PREFIX}")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("would archive 2 (1000000000000000000200, 1000000000000000000600), skip 4"),
+        "{out}"
+    );
+    assert_eq!(archive_size(&servers).await, 0);
+    assert_eq!(keys(&servers).await, [format!("{PREFIX}a-object")]);
+}
+
+#[tokio::test]
+async fn delete_removes_objects_once_archived() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    put(
+        &servers,
+        &format!("{PREFIX}a-object"),
+        invocation_record(event_value("ttl-remove.json")),
+    )
+    .await;
+    let (code, out) = redrive(&servers, &["--delete", &format!("s3://{BUCKET}/{PREFIX}")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("; deleted"), "{out}");
+    assert!(keys(&servers).await.is_empty());
+    assert_eq!(archive_size(&servers).await, 3);
+}
+
+#[tokio::test]
+async fn event_files_from_disk() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    let file = repo_path("events/ttl-remove.json");
+    let (code, out) = redrive(&servers, &[file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 archived, 0 skipped, 0 failed"), "{out}");
+    assert_eq!(archive_size(&servers).await, 3);
+}
+
+#[tokio::test]
+async fn missing_configuration_is_named() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-redrive"))
+        .arg("s3://bucket")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("TABLE_NAME"));
+}
