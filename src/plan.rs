@@ -104,17 +104,19 @@ fn probe_malformed(raw: &RawValue) -> Probe {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(raw.get()) else {
         return Probe::MaybeTtl(None);
     };
-    let event_name = value.get("eventName").and_then(|v| v.as_str());
-    let identity = value
-        .get("userIdentity")
-        .and_then(|v| serde_json::from_value::<UserIdentity>(v.clone()).ok());
-    if let Some(name) = event_name {
-        let claims_ttl_identity = value.get("userIdentity").is_some_and(|v| !v.is_null());
-        if !is_ttl_removal_parts(name, identity.as_ref())
-            && (name != "REMOVE" || !claims_ttl_identity)
-        {
-            return Probe::NotTtl;
-        }
+    let not_ttl = match (
+        value.get("eventName").and_then(|v| v.as_str()),
+        value.get("userIdentity"),
+    ) {
+        (Some(name), _) if name != "REMOVE" => true,
+        // A delete by a user or an application carries no identity.
+        (Some(_), None | Some(serde_json::Value::Null)) => true,
+        (Some(name), Some(identity)) => serde_json::from_value::<UserIdentity>(identity.clone())
+            .is_ok_and(|identity| !is_ttl_removal_parts(name, Some(&identity))),
+        (None, _) => false,
+    };
+    if not_ttl {
+        return Probe::NotTtl;
     }
     let seq = value
         .pointer("/dynamodb/SequenceNumber")
@@ -122,4 +124,52 @@ fn probe_malformed(raw: &RawValue) -> Probe {
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     Probe::MaybeTtl(seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(json: &str) -> Option<Option<String>> {
+        match probe_malformed(&RawValue::from_string(json.to_owned()).unwrap()) {
+            Probe::NotTtl => None,
+            Probe::MaybeTtl(seq) => Some(seq),
+        }
+    }
+
+    const TTL: &str = r#"{"type":"Service","principalId":"dynamodb.amazonaws.com"}"#;
+
+    #[test]
+    fn malformed_records_that_are_clearly_not_ttl_deletions_are_skipped() {
+        assert_eq!(
+            probe(r#"{"eventName":"INSERT","dynamodb":{"SequenceNumber":"1"}}"#),
+            None
+        );
+        assert_eq!(
+            probe(r#"{"eventName":"REMOVE","dynamodb":{"SequenceNumber":"1"}}"#),
+            None
+        );
+        let other = r#"{"eventName":"REMOVE","userIdentity":{"type":"Service","principalId":"x.amazonaws.com"}}"#;
+        assert_eq!(probe(other), None);
+    }
+
+    #[test]
+    fn malformed_records_that_may_be_ttl_deletions_are_reported_by_sequence_number() {
+        let ttl = format!(
+            r#"{{"eventName":"REMOVE","userIdentity":{TTL},"dynamodb":{{"SequenceNumber":"7"}}}}"#
+        );
+        assert_eq!(probe(&ttl), Some(Some("7".into())));
+        let odd_identity =
+            r#"{"eventName":"REMOVE","userIdentity":42,"dynamodb":{"SequenceNumber":"8"}}"#;
+        assert_eq!(probe(odd_identity), Some(Some("8".into())));
+        assert_eq!(
+            probe(r#"{"dynamodb":{"SequenceNumber":"9"}}"#),
+            Some(Some("9".into()))
+        );
+        assert_eq!(probe(r#"{"eventName":"REMOVE","userIdentity":{}}"#), None);
+        assert_eq!(
+            probe(&format!(r#"{{"eventName":"REMOVE","userIdentity":{TTL}}}"#)),
+            Some(None)
+        );
+    }
 }
