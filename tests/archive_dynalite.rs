@@ -7,17 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use support::dynalite::{admin_client, archive_client, create_table, scan_all, Dynalite};
 use support::items::{assert_archive_matches, expected, Expectation};
-use support::read_event;
+use support::{config, read_event};
 use tokio::time::Instant;
-use ttl_archiver::{Archiver, BatchOutcome, Config, StreamBatch};
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    let vars: std::collections::HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
-}
+use ttl_archiver::{Archiver, BatchOutcome, StreamBatch};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -36,9 +28,7 @@ struct Case {
 async fn archive(db: &Dynalite, case: &Case) -> (BatchOutcome, Vec<support::items::Item>) {
     let admin = admin_client(&db.endpoint).await;
     create_table(&admin, "archive", case.key).await;
-    let mut env = vec![("TABLE_NAME", "archive")];
-    env.extend_from_slice(case.env);
-    let archiver = Archiver::new(&config(&env), archive_client(&db.endpoint).await);
+    let archiver = Archiver::new(&config(case.env), archive_client(&db.endpoint).await);
     let batch = StreamBatch::from_json(&read_event(case.event)).unwrap();
     let outcome = archiver
         .process(batch, Instant::now() + Duration::from_secs(20))

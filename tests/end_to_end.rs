@@ -38,25 +38,54 @@ fn expected_response(failed: &[String]) -> serde_json::Value {
     json!({ "batchItemFailures": failed.iter().map(|s| json!({"itemIdentifier": s})).collect::<Vec<_>>() })
 }
 
-async fn archive_event(event: &str, key: &[(&str, &str)], how: Expectation, env: &[(&str, &str)]) {
-    let (Some(binary), Some(db)) = (Function::binary(), Dynalite::start()) else {
-        return;
-    };
+/// dynalite with an empty archive table of the given key, a Runtime API, and the release binary.
+struct Setup {
+    binary: std::path::PathBuf,
+    db: Dynalite,
+    admin: aws_sdk_dynamodb::Client,
+    api: RuntimeApi,
+}
+
+async fn setup(key: &[(&str, &str)]) -> Option<Setup> {
+    let (binary, db) = (Function::binary()?, Dynalite::start()?);
     let admin = admin_client(&db.endpoint).await;
     create_table(&admin, "archive", key).await;
-    let api = RuntimeApi::start().await;
-    let mut all_env = vec![
-        ("TABLE_NAME", "archive"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint.as_str()),
-    ];
-    all_env.extend_from_slice(env);
-    let function = Function::start(&binary, &api, &all_env);
+    Some(Setup {
+        binary,
+        db,
+        admin,
+        api: RuntimeApi::start().await,
+    })
+}
+
+impl Setup {
+    /// Starts the function writing to `endpoint`, with `env` on top of TABLE_NAME.
+    fn start(&self, endpoint: &str, env: &[(&str, &str)]) -> Function {
+        let mut all = vec![
+            ("TABLE_NAME", "archive"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
+        ];
+        all.extend_from_slice(env);
+        Function::start(&self.binary, &self.api, &all)
+    }
+
+    async fn archive(&self) -> Vec<support::items::Item> {
+        scan_all(&self.admin, "archive").await
+    }
+}
+
+async fn archive_event(event: &str, key: &[(&str, &str)], how: Expectation, env: &[(&str, &str)]) {
+    let Some(setup) = setup(key).await else {
+        return;
+    };
+    let function = setup.start(&setup.db.endpoint, env);
 
     let before = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let outcome = api
+    let outcome = setup
+        .api
         .invoke(&read_event(event), Duration::from_secs(10))
         .await;
     let after = SystemTime::now()
@@ -76,12 +105,7 @@ async fn archive_event(event: &str, key: &[(&str, &str)], how: Expectation, env:
         .archived_at_attribute
         .as_deref()
         .map(|n| (n, before, after));
-    assert_archive_matches(
-        &scan_all(&admin, "archive").await,
-        &want.items,
-        &key_names,
-        archived_at,
-    );
+    assert_archive_matches(&setup.archive().await, &want.items, &key_names, archived_at);
 
     let logs = function.logs();
     assert!(
@@ -168,21 +192,12 @@ async fn all_types_end_to_end() {
 
 #[tokio::test]
 async fn malformed_record_end_to_end() {
-    let (Some(binary), Some(db)) = (Function::binary(), Dynalite::start()) else {
+    let Some(setup) = setup(&[("PK", "S")]).await else {
         return;
     };
-    let admin = admin_client(&db.endpoint).await;
-    create_table(&admin, "archive", &[("PK", "S")]).await;
-    let api = RuntimeApi::start().await;
-    let function = Function::start(
-        &binary,
-        &api,
-        &[
-            ("TABLE_NAME", "archive"),
-            ("AWS_ENDPOINT_URL_DYNAMODB", &db.endpoint),
-        ],
-    );
-    let outcome = api
+    let function = setup.start(&setup.db.endpoint, &[]);
+    let outcome = setup
+        .api
         .invoke(
             &read_event("malformed-record.json"),
             Duration::from_secs(10),
@@ -192,7 +207,7 @@ async fn malformed_record_end_to_end() {
         outcome,
         Outcome::Response(expected_response(&["1000000000000000000200".into()]))
     );
-    assert_eq!(scan_all(&admin, "archive").await.len(), 2);
+    assert_eq!(setup.archive().await.len(), 2);
     let logs = function.logs();
     assert!(
         logs.contains("1000000000000000000200"),
@@ -207,24 +222,20 @@ async fn malformed_record_end_to_end() {
 
 #[tokio::test]
 async fn answers_before_a_short_deadline_when_dynamodb_hangs() {
-    let (Some(binary), Some(db)) = (Function::binary(), Dynalite::start()) else {
+    let Some(setup) = setup(&[("PK", "S")]).await else {
         return;
     };
-    let admin = admin_client(&db.endpoint).await;
-    create_table(&admin, "archive", &[("PK", "S")]).await;
-    let proxy = FaultProxy::start(&db.endpoint, |_| Fault::Delay(Duration::from_secs(30))).await;
-    let api = RuntimeApi::start().await;
-    let _function = Function::start(
-        &binary,
-        &api,
-        &[
-            ("TABLE_NAME", "archive"),
-            ("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint),
-        ],
-    );
+    let proxy = FaultProxy::start(&setup.db.endpoint, |_| {
+        Fault::Delay(Duration::from_secs(30))
+    })
+    .await;
+    let _function = setup.start(&proxy.endpoint, &[]);
     let timeout = Duration::from_millis(2000);
     let started = std::time::Instant::now();
-    let outcome = api.invoke(&read_event("ttl-remove.json"), timeout).await;
+    let outcome = setup
+        .api
+        .invoke(&read_event("ttl-remove.json"), timeout)
+        .await;
     assert!(
         started.elapsed() < timeout,
         "answered after {:?}",
@@ -271,22 +282,13 @@ async fn missing_configuration_fails_init_naming_the_variable() {
 
 #[tokio::test]
 async fn a_warm_function_handles_consecutive_batches() {
-    let (Some(binary), Some(db)) = (Function::binary(), Dynalite::start()) else {
+    let Some(setup) = setup(&[("PK", "S")]).await else {
         return;
     };
-    let admin = admin_client(&db.endpoint).await;
-    create_table(&admin, "archive", &[("PK", "S")]).await;
-    let api = RuntimeApi::start().await;
-    let function = Function::start(
-        &binary,
-        &api,
-        &[
-            ("TABLE_NAME", "archive"),
-            ("AWS_ENDPOINT_URL_DYNAMODB", &db.endpoint),
-        ],
-    );
+    let function = setup.start(&setup.db.endpoint, &[]);
     for event in ["ttl-remove.json", "mixed.json", "no-old-image.json"] {
-        let outcome = api
+        let outcome = setup
+            .api
             .invoke(&read_event(event), Duration::from_secs(10))
             .await;
         let want = expected(&read_event(event), &Expectation::default());
@@ -296,6 +298,6 @@ async fn a_warm_function_handles_consecutive_batches() {
             "{event}"
         );
     }
-    assert_eq!(scan_all(&admin, "archive").await.len(), 3);
+    assert_eq!(setup.archive().await.len(), 3);
     assert_eq!(function.logs().matches("batch processed").count(), 3);
 }

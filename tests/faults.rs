@@ -3,22 +3,15 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
+use support::config;
 use support::dynalite::{admin_client, archive_client, create_table, scan_all, Dynalite};
 use support::items::{assert_accounted, sessions_event, Expectation};
 use support::proxy::{random_plan, Fault, FaultProxy, Stats};
 use support::server::free_port;
 use tokio::time::Instant;
-use ttl_archiver::{Archiver, BatchOutcome, Config, StreamBatch};
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    let mut all: HashMap<String, String> =
-        [("TABLE_NAME".to_string(), "archive".to_string())].into();
-    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Config::from_lookup(|name| all.get(name).cloned()).unwrap()
-}
+use ttl_archiver::{Archiver, BatchOutcome, StreamBatch};
 
 struct Run {
     outcome: BatchOutcome,

@@ -1,6 +1,8 @@
 //! The handler's failure accounting against a faked DynamoDB client (aws-smithy-mocks): every
 //! selected record must end archived or in batchItemFailures, whatever DynamoDB answers.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,18 +20,13 @@ use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use support::config;
+use support::items::sessions_event;
 use tokio::time::Instant;
-use ttl_archiver::{Archiver, BatchOutcome, Config, RetryPolicy, StreamBatch};
+use ttl_archiver::{Archiver, BatchOutcome, RetryPolicy, StreamBatch};
 
 type Item = HashMap<String, AttributeValue>;
 type Answer = MockResponse<BatchWriteItemOutput, BatchWriteItemError>;
-
-fn config(extra: &[(&str, &str)]) -> Config {
-    let mut vars: HashMap<String, String> =
-        [("TABLE_NAME".to_string(), "archive".to_string())].into();
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
-}
 
 fn event(name: &str) -> StreamBatch {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -228,26 +225,7 @@ async fn latest_version_of_a_composite_key_wins() {
 /// 100 sessions, 4 requests: partial UnprocessedItems, a throttle, a permanent error and a
 /// clean write, all in one batch.
 fn hundred_sessions() -> StreamBatch {
-    let template: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(format!(
-            "{}/events/ttl-remove.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let record = &template["Records"][0];
-    let records: Vec<serde_json::Value> = (0..100)
-        .map(|i| {
-            let mut r = record.clone();
-            let pk = serde_json::json!({"S": format!("S#{i:03}")});
-            r["dynamodb"]["Keys"]["PK"] = pk.clone();
-            r["dynamodb"]["OldImage"]["PK"] = pk;
-            r["dynamodb"]["SequenceNumber"] = serde_json::json!(format!("{}", 5000 + i));
-            r
-        })
-        .collect();
-    StreamBatch::from_json(&serde_json::json!({ "Records": records }).to_string()).unwrap()
+    StreamBatch::from_json(&sessions_event(100)).unwrap()
 }
 
 fn first_pk(items: &[Item]) -> String {
@@ -268,23 +246,27 @@ async fn partial_unprocessed_throttling_and_a_permanent_error_in_one_batch() {
         *n += 1;
         match (chunk.as_str(), *n) {
             // Chunk 1: ten items left unprocessed once.
-            ("S#000", 1) => unprocessed(items[..10].to_vec()),
+            ("SESSION#000000", 1) => unprocessed(items[..10].to_vec()),
             // Chunk 2: throttled twice, then a 500.
-            ("S#025", 1 | 2) => throttled(),
-            ("S#025", 3) => http(500, "InternalServerError"),
+            ("SESSION#000025", 1 | 2) => throttled(),
+            ("SESSION#000025", 3) => http(500, "InternalServerError"),
             // Chunk 3: the table is gone; retrying will not help.
-            ("S#050", _) => MockResponse::Error(BatchWriteItemError::ResourceNotFoundException(
-                ResourceNotFoundException::builder()
-                    .message("no table")
-                    .build(),
-            )),
+            ("SESSION#000050", _) => {
+                MockResponse::Error(BatchWriteItemError::ResourceNotFoundException(
+                    ResourceNotFoundException::builder()
+                        .message("no table")
+                        .build(),
+                ))
+            }
             _ => ok(),
         }
     });
     let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
     let outcome = run(&archiver, hundred_sessions(), Duration::from_secs(5)).await;
 
-    let expected: Vec<String> = (50..75).map(|i| (5000 + i).to_string()).collect();
+    let expected: Vec<String> = (50..75)
+        .map(|i| (4_000_000_000_000u64 + i).to_string())
+        .collect();
     assert_eq!(failed_sequence_numbers(&outcome), expected);
     assert!(
         outcome
@@ -302,7 +284,7 @@ async fn partial_unprocessed_throttling_and_a_permanent_error_in_one_batch() {
     let requests = seen.lock().unwrap();
     let retry_of_unprocessed = requests
         .iter()
-        .filter(|r| first_pk(r) == "S#000")
+        .filter(|r| first_pk(r) == "SESSION#000000")
         .nth(1)
         .unwrap();
     assert_eq!(
@@ -357,7 +339,7 @@ async fn retries_are_bounded_by_max_attempts() {
 #[tokio::test]
 async fn a_validation_error_is_narrowed_down_to_the_item_that_caused_it() {
     let (client, _) = client(|items| {
-        if items.iter().any(|i| i["PK"] == s("S#017")) {
+        if items.iter().any(|i| i["PK"] == s("SESSION#000017")) {
             http(400, "ValidationException")
         } else {
             ok()
@@ -365,7 +347,7 @@ async fn a_validation_error_is_narrowed_down_to_the_item_that_caused_it() {
     });
     let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
     let outcome = run(&archiver, hundred_sessions(), Duration::from_secs(5)).await;
-    assert_eq!(failed_sequence_numbers(&outcome), ["5017"]);
+    assert_eq!(failed_sequence_numbers(&outcome), ["4000000000017"]);
     assert!(outcome.failed[0].1.contains("ValidationException"));
     assert_eq!(outcome.archived, 99);
 }

@@ -26,3 +26,11 @@ pub fn missing_tool(what: &str) {
     }
     eprintln!("SKIPPED: {hint}");
 }
+
+/// The archiver's configuration for tests: TABLE_NAME=archive plus `vars`.
+pub fn config(vars: &[(&str, &str)]) -> ttl_archiver::Config {
+    let mut all: std::collections::HashMap<String, String> =
+        [("TABLE_NAME".to_string(), "archive".to_string())].into();
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    ttl_archiver::Config::from_lookup(|name| all.get(name).cloned()).unwrap()
+}
