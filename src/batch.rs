@@ -103,6 +103,7 @@ mod tests {
         let keys = [("PK".to_string(), StreamValue::S(pk.into()))].into();
         ArchiveItem {
             sequence_number: seq.into(),
+            version: crate::version::archive_version(0, seq).unwrap(),
             key: ItemKey::of_stream_keys(&keys).unwrap(),
             item: [
                 ("PK".to_string(), AttributeValue::S(pk.into())),

@@ -8,6 +8,14 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "TtlArchiver";
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 /// Upper bound for `MAX_CONCURRENCY`: beyond this the SDK's connection pool, not DynamoDB, limits.
 pub const MAX_MAX_CONCURRENCY: usize = 256;
+/// Attribute that carries each archive item's version when `ARCHIVE_VERSION_ATTRIBUTE` is not set.
+pub const DEFAULT_VERSION_ATTRIBUTE: &str = "ArchiveVersion";
+/// Time kept free before the deadline when `DEADLINE_MARGIN_MS` is not set.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+/// The least margin that still answers in time: the writer's hard stop comes up to
+/// `writer::HARD_STOP_SLACK` (50 ms) after writing stops, then the failures are logged, the
+/// metrics written and the response sent, on as little as a fourteenth of a vCPU.
+pub const MIN_DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -15,6 +23,9 @@ pub struct Config {
     pub ttl_attribute: Option<String>,
     pub attributes: Option<Vec<String>>,
     pub archived_at_attribute: Option<String>,
+    /// Receives the version of the stream record each archive item came from, so that a replay
+    /// (the redrive) never puts an older version over a newer one.
+    pub version_attribute: String,
     pub max_concurrency: usize,
     pub metrics_namespace: String,
     /// Time kept free before the invocation deadline to answer Lambda.
@@ -58,6 +69,26 @@ impl Config {
 
         let ttl_attribute = optional("TTL_ATTRIBUTE");
         let archived_at_attribute = optional("ARCHIVED_AT_ATTRIBUTE");
+        let version_attribute = optional("ARCHIVE_VERSION_ATTRIBUTE")
+            .unwrap_or_else(|| DEFAULT_VERSION_ATTRIBUTE.to_owned());
+        for (other, expected) in [
+            (
+                &archived_at_attribute,
+                "a name different from ARCHIVED_AT_ATTRIBUTE's (default ArchiveVersion)",
+            ),
+            (
+                &ttl_attribute,
+                "a name different from TTL_ATTRIBUTE's (default ArchiveVersion)",
+            ),
+        ] {
+            if other.as_deref() == Some(version_attribute.as_str()) {
+                return Err(ConfigError::Invalid {
+                    variable: "ARCHIVE_VERSION_ATTRIBUTE",
+                    value: version_attribute,
+                    expected,
+                });
+            }
+        }
 
         let attributes = match lookup("ATTRIBUTES") {
             None => None,
@@ -100,14 +131,16 @@ impl Config {
         }
 
         let deadline_margin = match optional("DEADLINE_MARGIN_MS") {
-            None => Duration::from_millis(500),
-            Some(raw) => match raw.parse::<u64>() {
-                Ok(ms) if ms <= 60_000 => Duration::from_millis(ms),
+            None => DEFAULT_DEADLINE_MARGIN,
+            Some(raw) => match raw.parse::<u64>().map(Duration::from_millis) {
+                Ok(margin) if (MIN_DEADLINE_MARGIN..=Duration::from_secs(60)).contains(&margin) => {
+                    margin
+                }
                 _ => {
                     return Err(ConfigError::Invalid {
                         variable: "DEADLINE_MARGIN_MS",
                         value: raw,
-                        expected: "milliseconds from 0 to 60000 (default 500)",
+                        expected: "milliseconds from 250 (the time needed to report and answer) to 60000 (default 500)",
                     })
                 }
             },
@@ -118,6 +151,7 @@ impl Config {
             ttl_attribute,
             attributes,
             archived_at_attribute,
+            version_attribute,
             max_concurrency,
             metrics_namespace,
             deadline_margin,
@@ -154,6 +188,45 @@ mod tests {
         assert_eq!(c.archived_at_attribute, None);
         assert_eq!(c.max_concurrency, 16);
         assert_eq!(c.metrics_namespace, "TtlArchiver");
+        assert_eq!(c.version_attribute, "ArchiveVersion");
+        assert_eq!(c.deadline_margin, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn deadline_margin_has_a_floor_that_covers_reporting() {
+        for bad in ["0", "50", "249", "60001", "-1", "soon"] {
+            let err =
+                config(&[("TABLE_NAME", "archive"), ("DEADLINE_MARGIN_MS", bad)]).unwrap_err();
+            assert!(
+                err.to_string().starts_with("DEADLINE_MARGIN_MS is invalid"),
+                "{bad}: {err}"
+            );
+        }
+        let c = config(&[("TABLE_NAME", "archive"), ("DEADLINE_MARGIN_MS", "250")]).unwrap();
+        assert_eq!(c.deadline_margin, MIN_DEADLINE_MARGIN);
+    }
+
+    #[test]
+    fn version_attribute_is_named_and_distinct() {
+        let c = config(&[
+            ("TABLE_NAME", "archive"),
+            ("ARCHIVE_VERSION_ATTRIBUTE", "v"),
+        ])
+        .unwrap();
+        assert_eq!(c.version_attribute, "v");
+        for other in ["ARCHIVED_AT_ATTRIBUTE", "TTL_ATTRIBUTE"] {
+            let err = config(&[
+                ("TABLE_NAME", "archive"),
+                (other, "v"),
+                ("ARCHIVE_VERSION_ATTRIBUTE", "v"),
+            ])
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.starts_with("ARCHIVE_VERSION_ATTRIBUTE is invalid") && text.contains(other),
+                "{text}"
+            );
+        }
     }
 
     #[test]

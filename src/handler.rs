@@ -1,5 +1,6 @@
 //! One invocation: select TTL deletions, project, plan, write, and account for every record.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -11,7 +12,7 @@ use crate::config::Config;
 use crate::metrics;
 use crate::plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
 use crate::project::Projection;
-use crate::writer::{ArchiveWriter, RetryPolicy};
+use crate::writer::{ArchiveWriter, RetryPolicy, WriteMode};
 
 /// The result of one batch; `failed` holds every selected record that was not archived.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -20,6 +21,8 @@ pub struct BatchOutcome {
     pub selected: usize,
     pub skipped: usize,
     pub archived: usize,
+    /// Of `archived`: records the archive already held at the same or a newer version (replays).
+    pub newer_kept: usize,
     /// Sequence numbers with the reason, ascending.
     pub failed: Vec<(String, String)>,
     pub requests: u32,
@@ -64,10 +67,22 @@ impl Archiver {
     ) -> Self {
         Archiver {
             projection: Projection::from(config),
-            writer: ArchiveWriter::new(client, &config.table_name, config.max_concurrency, retry),
+            writer: ArchiveWriter::new(
+                client,
+                &config.table_name,
+                &config.version_attribute,
+                config.max_concurrency,
+                retry,
+            ),
             metrics_namespace: config.metrics_namespace.clone(),
             deadline_margin: config.deadline_margin,
         }
+    }
+
+    /// Replays (the redrive) write with [`WriteMode::IfNewer`]; the function with the default.
+    pub fn with_write_mode(mut self, mode: WriteMode) -> Self {
+        self.writer = self.writer.with_mode(mode);
+        self
     }
 
     /// Converts Lambda's deadline (epoch milliseconds) into the instant writing must stop.
@@ -103,6 +118,7 @@ impl Archiver {
             selected: plan.selected,
             skipped: plan.skipped,
             archived: report.archived,
+            newer_kept: report.newer_kept,
             failed,
             requests: report.requests,
             retries: report.retries,
@@ -131,6 +147,28 @@ fn remaining_time(deadline_ms: u64, now_ms: u64) -> Duration {
     }
 }
 
+/// Sequence numbers per warning line: a batch of 10,000 failures must not spend the deadline
+/// margin writing 10,000 lines.
+const SEQUENCE_NUMBERS_PER_LINE: usize = 100;
+
+/// One warning per reason (and per hundred records), naming the sequence numbers.
+fn log_failures(failed: &[(String, String)]) {
+    let mut by_reason: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (seq, reason) in failed {
+        by_reason.entry(reason).or_default().push(seq);
+    }
+    for (reason, seqs) in by_reason {
+        for part in seqs.chunks(SEQUENCE_NUMBERS_PER_LINE) {
+            tracing::warn!(
+                records = part.len(),
+                sequence_numbers = %part.join(","),
+                error = %reason,
+                "records not archived; reported in batchItemFailures"
+            );
+        }
+    }
+}
+
 /// The Lambda entry point: one batch in, the partial batch response out.
 pub async fn function_handler(
     archiver: &Archiver,
@@ -138,9 +176,7 @@ pub async fn function_handler(
 ) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
     let stop_at = archiver.stop_writing_at(event.context.deadline);
     let outcome = archiver.process(event.payload, stop_at).await?;
-    for (seq, reason) in &outcome.failed {
-        tracing::warn!(sequence_number = %seq, error = %reason, "record not archived; reported in batchItemFailures");
-    }
+    log_failures(&outcome.failed);
     tracing::info!(
         received = outcome.received,
         selected = outcome.selected,

@@ -8,10 +8,12 @@ pub mod config;
 pub mod failed_batch;
 pub mod handler;
 pub mod key;
+pub mod logging;
 pub mod metrics;
 pub mod plan;
 pub mod project;
 pub mod select;
+pub mod version;
 pub mod writer;
 
 pub use config::{Config, ConfigError};
@@ -32,6 +34,13 @@ pub enum RecordError {
         "the record is not a valid DynamoDB stream record ({category} error at column {column})"
     )]
     Malformed { category: String, column: usize },
+    #[error("the SequenceNumber is not 1 to 40 decimal digits")]
+    InvalidSequenceNumber,
+    #[error("the item already has an attribute {attribute}, which {variable} would replace; set {variable} to a name the items do not use")]
+    AttributeCollision {
+        attribute: String,
+        variable: &'static str,
+    },
 }
 
 impl RecordError {

@@ -1,10 +1,11 @@
 use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use ttl_archiver::logging;
 use ttl_archiver::writer::{dynamodb_client, https_client};
 use ttl_archiver::{function_handler, Archiver, Config, StreamBatch};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    logging::init(std::io::stdout);
 
     // Exiting makes Lambda fail the init (Runtime.ExitError) with this line in the logs.
     let config = Config::from_env().unwrap_or_else(|err| {

@@ -63,6 +63,7 @@ mod tests {
             selected: 8,
             skipped: 2,
             archived: 6,
+            newer_kept: 0,
             failed: vec![("1".into(), "x".into()), ("2".into(), "y".into())],
             requests: 3,
             retries: 1,

@@ -6,15 +6,18 @@ use aws_lambda_events::event::dynamodb::StreamRecord;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_dynamo::AttributeValue as StreamValue;
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_VERSION_ATTRIBUTE};
 use crate::key::ItemKey;
+use crate::version::{archive_version, VERSION_LEN};
 use crate::RecordError;
 
 /// Room for `"name":{"N":"<epoch seconds>"},` beyond the name itself.
 const ARCHIVED_AT_BYTES: usize = 32;
+/// Room for `"name":{"S":"<version>"},` beyond the name itself.
+const VERSION_BYTES: usize = VERSION_LEN + 12;
 
 /// What goes into an archive item, decided once from the configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Projection {
     /// Dropped from whole-image copies so a TTL on the archive table can never expire the copy.
     pub ttl_attribute: Option<String>,
@@ -22,6 +25,19 @@ pub struct Projection {
     pub attributes: Option<HashSet<String>>,
     /// When set, this attribute receives the archive time in epoch seconds.
     pub archived_at_attribute: Option<String>,
+    /// Receives the record's version (see `version`).
+    pub version_attribute: String,
+}
+
+impl Default for Projection {
+    fn default() -> Self {
+        Projection {
+            ttl_attribute: None,
+            attributes: None,
+            archived_at_attribute: None,
+            version_attribute: DEFAULT_VERSION_ATTRIBUTE.to_owned(),
+        }
+    }
 }
 
 impl From<&Config> for Projection {
@@ -33,6 +49,7 @@ impl From<&Config> for Projection {
                 .as_ref()
                 .map(|names| names.iter().cloned().collect()),
             archived_at_attribute: config.archived_at_attribute.clone(),
+            version_attribute: config.version_attribute.clone(),
         }
     }
 }
@@ -41,6 +58,8 @@ impl From<&Config> for Projection {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArchiveItem {
     pub sequence_number: String,
+    /// Also stored in the item, under the projection's version attribute.
+    pub version: String,
     pub key: ItemKey,
     pub item: HashMap<String, AttributeValue>,
     /// Upper bound of the item's share of a BatchWriteItem request body.
@@ -72,6 +91,13 @@ impl Projection {
             return Err(RecordError::NoKeys);
         }
 
+        let version = archive_version(
+            change.approximate_creation_date_time.timestamp(),
+            &sequence_number,
+        )
+        .ok_or(RecordError::InvalidSequenceNumber)?;
+        let key = ItemKey::of_stream_keys(&change.keys)?;
+
         let mut image = change.old_image;
         match (&self.attributes, &self.ttl_attribute) {
             (Some(allowed), _) => image.retain(|name, _| allowed.contains(name)),
@@ -80,16 +106,37 @@ impl Projection {
             }
             (None, None) => {}
         }
-        if let Some(name) = &self.archived_at_attribute {
-            image.insert(name.clone(), StreamValue::N(archived_at.to_string()));
-        }
-        // The key comes last so that no projection setting can drop or overwrite it.
+        // The key comes from `Keys`, so no projection setting can drop it.
         for (name, value) in change.keys.iter() {
             image.insert(name.clone(), value.clone());
         }
+        // What the archiver adds must never replace what the item holds.
+        let added = [
+            (
+                "ARCHIVED_AT_ATTRIBUTE",
+                self.archived_at_attribute.as_ref(),
+                StreamValue::N(archived_at.to_string()),
+            ),
+            (
+                "ARCHIVE_VERSION_ATTRIBUTE",
+                Some(&self.version_attribute),
+                StreamValue::S(version.clone()),
+            ),
+        ];
+        for (variable, name, value) in added {
+            let Some(name) = name else { continue };
+            if image.contains_key(name) {
+                return Err(RecordError::AttributeCollision {
+                    attribute: name.clone(),
+                    variable,
+                });
+            }
+            image.insert(name.clone(), value);
+        }
 
-        let key = ItemKey::of_stream_keys(&change.keys)?;
         let request_bytes = record_bytes
+            + self.version_attribute.len()
+            + VERSION_BYTES
             + self
                 .archived_at_attribute
                 .as_ref()
@@ -97,6 +144,7 @@ impl Projection {
         let item: HashMap<String, AttributeValue> = image.into();
         Ok(ArchiveItem {
             sequence_number,
+            version,
             key,
             item,
             request_bytes,
@@ -143,7 +191,10 @@ mod tests {
         assert_eq!(item.sequence_number, "100");
         let mut names: Vec<_> = item.item.keys().cloned().collect();
         names.sort();
-        assert_eq!(names, ["CreationTime", "PK", "SessionInfo"]);
+        assert_eq!(
+            names,
+            ["ArchiveVersion", "CreationTime", "PK", "SessionInfo"]
+        );
         assert_eq!(item.item["CreationTime"], n("1700000000"));
         let info = item.item["SessionInfo"].as_m().unwrap();
         assert_eq!(info["user"], s("ada"));
@@ -159,7 +210,7 @@ mod tests {
         let item = Projection::default()
             .project("100".into(), change(SESSION), 0, 1000)
             .unwrap();
-        assert_eq!(item.item.len(), 4);
+        assert_eq!(item.item.len(), 5, "the image and the version");
         assert_eq!(item.item["ExpirationTime"], n("1700003600"));
     }
 
@@ -182,7 +233,10 @@ mod tests {
             .unwrap();
         let mut names: Vec<_> = item.item.keys().cloned().collect();
         names.sort();
-        assert_eq!(names, ["CreationTime", "PK", "SessionInfo"]);
+        assert_eq!(
+            names,
+            ["ArchiveVersion", "CreationTime", "PK", "SessionInfo"]
+        );
     }
 
     #[test]
@@ -196,12 +250,96 @@ mod tests {
             attributes: Some(["body".to_owned()].into()),
             // Misconfigured on purpose: the key must still be written.
             ttl_attribute: Some("ts".into()),
-            archived_at_attribute: Some("tenant".into()),
+            ..Default::default()
         };
         let item = projection.project("7".into(), record, 99, 1000).unwrap();
         assert_eq!(item.item["tenant"], s("t1"));
         assert_eq!(item.item["ts"], n("42"));
         assert_eq!(item.item["body"], s("x"));
+    }
+
+    #[test]
+    fn added_attributes_never_replace_what_the_item_holds() {
+        let with_body = r#"{"Keys": {"tenant": {"S": "t1"}, "ts": {"N": "42"}},
+                "OldImage": {"tenant": {"S": "t1"}, "ts": {"N": "42"}, "body": {"S": "x"}},
+                "SequenceNumber": "7", "SizeBytes": 10}"#;
+        for (projection, attribute, variable) in [
+            (
+                Projection {
+                    archived_at_attribute: Some("tenant".into()),
+                    ..Default::default()
+                },
+                "tenant",
+                "ARCHIVED_AT_ATTRIBUTE",
+            ),
+            (
+                Projection {
+                    version_attribute: "body".into(),
+                    ..Default::default()
+                },
+                "body",
+                "ARCHIVE_VERSION_ATTRIBUTE",
+            ),
+            (
+                Projection {
+                    attributes: Some(["other".to_owned()].into()),
+                    version_attribute: "ts".into(),
+                    ..Default::default()
+                },
+                "ts",
+                "ARCHIVE_VERSION_ATTRIBUTE",
+            ),
+        ] {
+            let err = projection
+                .project("7".into(), change(with_body), 99, 1000)
+                .unwrap_err();
+            assert_eq!(
+                err,
+                RecordError::AttributeCollision {
+                    attribute: attribute.into(),
+                    variable
+                }
+            );
+            assert!(err.to_string().contains(variable), "{err}");
+        }
+        // An attribute the allow-list leaves out is no collision.
+        let projection = Projection {
+            attributes: Some(["ts".to_owned()].into()),
+            version_attribute: "body".into(),
+            ..Default::default()
+        };
+        let item = projection
+            .project("7".into(), change(with_body), 99, 1000)
+            .unwrap();
+        assert_eq!(item.item["body"], s(&item.version));
+    }
+
+    #[test]
+    fn the_version_comes_from_the_creation_time_and_sequence_number() {
+        let item = Projection::default()
+            .project("100".into(), change(SESSION), 0, 1000)
+            .unwrap();
+        assert_eq!(
+            item.version,
+            crate::version::archive_version(0, "100").unwrap(),
+            "SESSION has no ApproximateCreationDateTime"
+        );
+        let timed = SESSION.replace(
+            r#""SequenceNumber": "100""#,
+            r#""SequenceNumber": "100", "ApproximateCreationDateTime": 1795000001"#,
+        );
+        let item = Projection::default()
+            .project("100".into(), change(&timed), 0, 1000)
+            .unwrap();
+        assert_eq!(
+            item.item["ArchiveVersion"],
+            s("001795000001.0000000000000000000000000000000000000100")
+        );
+        assert_eq!(item.item["ArchiveVersion"], s(&item.version));
+        let err = Projection::default()
+            .project("12x".into(), change(SESSION), 0, 1000)
+            .unwrap_err();
+        assert_eq!(err, RecordError::InvalidSequenceNumber);
     }
 
     #[test]
@@ -302,7 +440,8 @@ mod tests {
         let plain = Projection::default()
             .project("100".into(), change(SESSION), 0, 500)
             .unwrap();
-        assert_eq!(plain.request_bytes, 500);
+        let version = format!(r#""ArchiveVersion":{{"S":"{}"}},"#, plain.version);
+        assert!(plain.request_bytes >= 500 + version.len());
         let projection = Projection {
             archived_at_attribute: Some("ArchivedAt".into()),
             ..Default::default()
@@ -311,6 +450,6 @@ mod tests {
             .project("100".into(), change(SESSION), 1_800_000_000, 500)
             .unwrap();
         let added = r#""ArchivedAt":{"N":"1800000000"},"#.len();
-        assert!(stamped.request_bytes >= 500 + added);
+        assert!(stamped.request_bytes >= 500 + version.len() + added);
     }
 }

@@ -6,9 +6,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -63,11 +63,18 @@ impl RetryPolicy {
     }
 }
 
+/// Every await of a write task ends by the time writing must stop; this is how much later the
+/// writer stops waiting for a task regardless, and reports its records (see `MIN_DEADLINE_MARGIN`).
+pub const HARD_STOP_SLACK: Duration = Duration::from_millis(50);
+
 /// What happened to the records handed to [`ArchiveWriter::write`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WriteReport {
-    /// Records written (superseded records included).
+    /// Records written (superseded records included), and records whose key the archive
+    /// already holds at the same or a newer version (conditional writes only).
     pub archived: usize,
+    /// Of `archived`: records not written because the archive holds the same or a newer version.
+    pub newer_kept: usize,
     pub failed: Vec<(String, WriteError)>,
     pub requests: u32,
     /// Requests that were sent again after a transient failure or UnprocessedItems.
@@ -77,6 +84,7 @@ pub struct WriteReport {
 impl WriteReport {
     fn merge(&mut self, other: WriteReport) {
         self.archived += other.archived;
+        self.newer_kept += other.newer_kept;
         self.failed.extend(other.failed);
         self.requests += other.requests;
         self.retries += other.retries;
@@ -114,10 +122,23 @@ pub fn dynamodb_client(sdk_config: &aws_config::SdkConfig) -> Client {
     Client::from_conf(config)
 }
 
+/// How items are put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// BatchWriteItem, unconditional: the live path archives each shard in order, so the last
+    /// write of a key is its latest version.
+    Batch,
+    /// One conditional PutItem per item, written only where the archive holds no version of the
+    /// key or an older one: for replays (the redrive), which come after the shard moved on.
+    IfNewer,
+}
+
 #[derive(Debug, Clone)]
 pub struct ArchiveWriter {
     client: Client,
     table_name: Arc<str>,
+    version_attribute: Arc<str>,
+    mode: WriteMode,
     max_concurrency: usize,
     retry: RetryPolicy,
 }
@@ -127,24 +148,44 @@ enum Failure {
     Permanent(WriteError),
 }
 
+/// DynamoDB's answer to one request that did not fail.
+enum Answer {
+    /// Written, except what DynamoDB left unprocessed (by table, as it answered).
+    Written(HashMap<String, Vec<WriteRequest>>),
+    /// Nothing written: the archive holds the same or a newer version (conditional writes).
+    NewerKept,
+}
+
 impl ArchiveWriter {
     pub fn new(
         client: Client,
         table_name: &str,
+        version_attribute: &str,
         max_concurrency: usize,
         retry: RetryPolicy,
     ) -> Self {
         ArchiveWriter {
             client,
             table_name: table_name.into(),
+            version_attribute: version_attribute.into(),
+            mode: WriteMode::Batch,
             max_concurrency: max_concurrency.max(1),
             retry,
         }
     }
 
-    /// Writes every chunk, at most `max_concurrency` requests at a time. Returns by `deadline`
-    /// (plus scheduling slack): whatever is not written by then is reported as failed.
-    pub async fn write(&self, chunks: Vec<Vec<WriteGroup>>, deadline: Instant) -> WriteReport {
+    pub fn with_mode(mut self, mode: WriteMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Writes every chunk, at most `max_concurrency` requests at a time. Returns by `stop_at`
+    /// plus [`HARD_STOP_SLACK`]: whatever is not written by then is reported as failed.
+    pub async fn write(&self, chunks: Vec<Vec<WriteGroup>>, stop_at: Instant) -> WriteReport {
+        let chunks = match self.mode {
+            WriteMode::Batch => chunks,
+            WriteMode::IfNewer => chunks.into_iter().flatten().map(|g| vec![g]).collect(),
+        };
         let permits = Arc::new(Semaphore::new(self.max_concurrency));
         let mut tasks = JoinSet::new();
         let mut pending: HashMap<tokio::task::Id, Vec<String>> =
@@ -157,8 +198,8 @@ impl ArchiveWriter {
             let writer = self.clone();
             let permits = permits.clone();
             let handle = tasks.spawn(async move {
-                match timeout_at(deadline, permits.acquire_owned()).await {
-                    Ok(Ok(_permit)) => writer.write_chunk(chunk, deadline).await,
+                match timeout_at(stop_at, permits.acquire_owned()).await {
+                    Ok(Ok(_permit)) => writer.write_chunk(chunk, stop_at).await,
                     _ => {
                         let mut report = WriteReport::default();
                         let error = WriteError::DeadlineReached {
@@ -173,8 +214,9 @@ impl ArchiveWriter {
         }
 
         let mut report = WriteReport::default();
-        // Every await in a task is bounded by the deadline; the slack covers scheduling only.
-        let hard_stop = deadline + Duration::from_millis(50);
+        // Every await in a task is bounded by `stop_at`; this net catches a task that is not
+        // scheduled in time (a starved runtime), so the answer still goes out.
+        let hard_stop = stop_at + HARD_STOP_SLACK;
         loop {
             match timeout_at(hard_stop, tasks.join_next_with_id()).await {
                 Ok(Some(Ok((id, chunk_report)))) => {
@@ -206,7 +248,7 @@ impl ArchiveWriter {
         report
     }
 
-    async fn write_chunk(&self, chunk: Vec<WriteGroup>, deadline: Instant) -> WriteReport {
+    async fn write_chunk(&self, chunk: Vec<WriteGroup>, stop_at: Instant) -> WriteReport {
         let mut report = WriteReport::default();
         // A validation error rejects a whole request; halving isolates the item that caused it.
         let mut work = vec![chunk];
@@ -215,12 +257,19 @@ impl ArchiveWriter {
             loop {
                 attempt += 1;
                 report.requests += 1;
-                let failure = match timeout_at(deadline, self.send(&groups)).await {
+                let failure = match timeout_at(stop_at, self.send(&groups)).await {
                     Err(_) => Failure::Permanent(WriteError::DeadlineReached {
                         last: "request still in flight".into(),
                     }),
-                    Ok(Ok(unprocessed)) => {
-                        let (written, left) = split_unprocessed(groups, &unprocessed);
+                    Ok(Ok(Answer::NewerKept)) => {
+                        let records = groups.iter().map(WriteGroup::record_count).sum::<usize>();
+                        report.archived += records;
+                        report.newer_kept += records;
+                        break;
+                    }
+                    Ok(Ok(Answer::Written(unprocessed))) => {
+                        let (written, left) =
+                            split_unprocessed(groups, unprocessed, &self.table_name);
                         report.archived +=
                             written.iter().map(WriteGroup::record_count).sum::<usize>();
                         if left.is_empty() {
@@ -229,7 +278,7 @@ impl ArchiveWriter {
                         groups = left;
                         Failure::Transient(format!("{} UnprocessedItems", groups.len()))
                     }
-                    Ok(Err(err)) => classify(&err),
+                    Ok(Err(failure)) => failure,
                 };
                 let last = match failure {
                     Failure::Permanent(WriteError::Rejected { code, .. })
@@ -241,9 +290,6 @@ impl ArchiveWriter {
                         break;
                     }
                     Failure::Permanent(error) => {
-                        if let WriteError::Rejected { code, message } = &error {
-                            tracing::debug!(%code, %message, "BatchWriteItem rejected");
-                        }
                         report.fail(&groups, &error);
                         break;
                     }
@@ -260,7 +306,7 @@ impl ArchiveWriter {
                     break;
                 }
                 let delay = self.retry.delay(attempt);
-                if Instant::now() + delay >= deadline {
+                if Instant::now() + delay >= stop_at {
                     report.fail(&groups, &WriteError::DeadlineReached { last });
                     break;
                 }
@@ -271,14 +317,16 @@ impl ArchiveWriter {
         report
     }
 
-    /// Sends one BatchWriteItem; returns the items DynamoDB left unprocessed.
-    async fn send(
-        &self,
-        groups: &[WriteGroup],
-    ) -> Result<
-        Vec<WriteRequest>,
-        SdkError<BatchWriteItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
-    > {
+    async fn send(&self, groups: &[WriteGroup]) -> Result<Answer, Failure> {
+        match (self.mode, groups) {
+            (WriteMode::Batch, _) => self.batch_write(groups).await,
+            (WriteMode::IfNewer, [group]) => self.put_if_newer(group).await,
+            (WriteMode::IfNewer, _) => Err(Failure::Permanent(WriteError::Internal)),
+        }
+    }
+
+    /// One BatchWriteItem.
+    async fn batch_write(&self, groups: &[WriteGroup]) -> Result<Answer, Failure> {
         let requests = groups
             .iter()
             .map(|g| {
@@ -294,37 +342,66 @@ impl ArchiveWriter {
             .batch_write_item()
             .request_items(self.table_name.as_ref(), requests)
             .send()
-            .await?;
-        Ok(output
-            .unprocessed_items
-            .and_then(|mut tables| tables.remove(self.table_name.as_ref()))
-            .unwrap_or_default())
+            .await
+            .map_err(|err| classify(&err))?;
+        Ok(Answer::Written(
+            output.unprocessed_items.unwrap_or_default(),
+        ))
+    }
+
+    /// One PutItem that replaces only an older version of the key, or none.
+    async fn put_if_newer(&self, group: &WriteGroup) -> Result<Answer, Failure> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table_name.as_ref())
+            .set_item(Some(group.item.item.clone()))
+            .condition_expression("attribute_not_exists(#version) OR #version < :version")
+            .expression_attribute_names("#version", self.version_attribute.as_ref())
+            .expression_attribute_values(":version", AttributeValue::S(group.item.version.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Answer::Written(HashMap::new())),
+            Err(SdkError::ServiceError(context))
+                if context.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(Answer::NewerKept)
+            }
+            Err(err) => Err(classify(&err)),
+        }
     }
 }
 
-/// Splits groups into those written and those DynamoDB left unprocessed.
+/// Splits the groups sent into those written and those to send again. Only an answer that
+/// names, under the table written, keys that were sent, each once, is trusted; from any other
+/// answer it cannot be known what was written, so everything is sent again (puts are
+/// idempotent) and nothing is counted as archived.
 fn split_unprocessed(
     groups: Vec<WriteGroup>,
-    unprocessed: &[WriteRequest],
+    mut unprocessed: HashMap<String, Vec<WriteRequest>>,
+    table_name: &str,
 ) -> (Vec<WriteGroup>, Vec<WriteGroup>) {
-    if unprocessed.is_empty() {
+    let ours = unprocessed.remove(table_name).unwrap_or_default();
+    if unprocessed.values().any(|requests| !requests.is_empty()) {
+        return (Vec::new(), groups);
+    }
+    if ours.is_empty() {
         return (groups, Vec::new());
     }
     let Some(template) = groups.first().map(|g| g.key().clone()) else {
         return (groups, Vec::new());
     };
-    let mut left_keys: HashSet<ItemKey> = HashSet::with_capacity(unprocessed.len());
-    for request in unprocessed {
-        match request
+    let sent: HashSet<&ItemKey> = groups.iter().map(WriteGroup::key).collect();
+    let mut left_keys: HashSet<ItemKey> = HashSet::with_capacity(ours.len());
+    for request in &ours {
+        let key = request
             .put_request
             .as_ref()
-            .and_then(|put| template.of_item(&put.item))
-        {
-            Some(key) => {
-                left_keys.insert(key);
-            }
-            // An answer we cannot match: rewriting everything is safe, puts are idempotent.
-            None => return (Vec::new(), groups),
+            .and_then(|put| template.of_item(&put.item));
+        let matched = key.is_some_and(|key| sent.contains(&key) && left_keys.insert(key));
+        if !matched {
+            return (Vec::new(), groups);
         }
     }
     groups
@@ -340,47 +417,16 @@ const RETRYABLE_CODES: &[&str] = &[
     "ServiceUnavailable",
     "ReplicatedWriteConflictException",
     "TransactionInProgressException",
+    "TransactionConflictException",
 ];
 
-/// The error's code; a modeled error built without metadata is named by its variant.
-fn error_code(error: &BatchWriteItemError) -> String {
-    if let Some(code) = error.code() {
-        return code.to_owned();
-    }
-    let name = match error {
-        BatchWriteItemError::InternalServerError(_) => "InternalServerError",
-        BatchWriteItemError::InvalidEndpointException(_) => "InvalidEndpointException",
-        BatchWriteItemError::ItemCollectionSizeLimitExceededException(_) => {
-            "ItemCollectionSizeLimitExceededException"
-        }
-        BatchWriteItemError::ProvisionedThroughputExceededException(_) => {
-            "ProvisionedThroughputExceededException"
-        }
-        BatchWriteItemError::ReplicatedWriteConflictException(_) => {
-            "ReplicatedWriteConflictException"
-        }
-        BatchWriteItemError::RequestLimitExceeded(_) => "RequestLimitExceeded",
-        BatchWriteItemError::ResourceNotFoundException(_) => "ResourceNotFoundException",
-        BatchWriteItemError::ThrottlingException(_) => "ThrottlingException",
-        _ => "Unknown",
-    };
-    name.to_owned()
-}
-
-fn classify(
-    err: &SdkError<BatchWriteItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> Failure {
+fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure {
     match err {
         SdkError::ServiceError(context) => {
             let error = context.err();
             let status = context.raw().status().as_u16();
-            let code = error_code(error);
-            let modeled_transient = error.is_provisioned_throughput_exceeded_exception()
-                || error.is_throttling_exception()
-                || error.is_request_limit_exceeded()
-                || error.is_internal_server_error()
-                || error.is_replicated_write_conflict_exception();
-            if status >= 500 || modeled_transient || RETRYABLE_CODES.contains(&code.as_str()) {
+            let code = error.code().unwrap_or("Unknown").to_owned();
+            if status >= 500 || RETRYABLE_CODES.contains(&code.as_str()) {
                 Failure::Transient(format!("{code} (HTTP {status})"))
             } else {
                 let message = error.message().unwrap_or_default().to_owned();

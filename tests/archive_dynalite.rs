@@ -87,6 +87,7 @@ async fn classic_session_projection_with_archived_at() {
             ttl_attribute: Some("ExpirationTime".into()),
             attributes: Some(vec!["CreationTime".into(), "SessionInfo".into()]),
             archived_at_attribute: Some("ArchivedAt".into()),
+            ..Default::default()
         },
     })
     .await;

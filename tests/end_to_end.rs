@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use support::dynalite::{admin_client, create_table, scan_all, Dynalite};
-use support::items::{assert_archive_matches, expected, Expectation};
+use support::items::{assert_archive_matches, expected, sessions_event, Expectation};
 use support::proxy::{Fault, FaultProxy};
 use support::read_event;
 use support::runtime_api::{Function, Outcome, RuntimeApi};
@@ -142,6 +142,7 @@ async fn classic_projection_end_to_end() {
             ttl_attribute: Some("ExpirationTime".into()),
             attributes: Some(vec!["CreationTime".into(), "SessionInfo".into()]),
             archived_at_attribute: Some("ArchivedAt".into()),
+            ..Default::default()
         },
         &[
             ("TTL_ATTRIBUTE", "ExpirationTime"),
@@ -249,6 +250,32 @@ async fn answers_before_a_short_deadline_when_dynamodb_hangs() {
 }
 
 #[tokio::test]
+async fn the_smallest_margin_still_answers_before_the_deadline() {
+    let Some(setup) = setup(&[("PK", "S")]).await else {
+        return;
+    };
+    let proxy = FaultProxy::start(&setup.db.endpoint, |_| {
+        Fault::Delay(Duration::from_secs(30))
+    })
+    .await;
+    let _function = setup.start(&proxy.endpoint, &[("DEADLINE_MARGIN_MS", "250")]);
+    let event = sessions_event(1000);
+    let timeout = Duration::from_millis(3000);
+    let started = std::time::Instant::now();
+    let outcome = setup.api.invoke(&event, timeout).await;
+    assert!(
+        started.elapsed() < timeout,
+        "answered after {:?}",
+        started.elapsed()
+    );
+    let want = expected(&event, &Expectation::default());
+    assert_eq!(
+        outcome,
+        Outcome::Response(expected_response(&want.selected))
+    );
+}
+
+#[tokio::test]
 async fn missing_configuration_fails_init_naming_the_variable() {
     let Some(binary) = Function::binary() else {
         return;
@@ -262,6 +289,10 @@ async fn missing_configuration_fails_init_naming_the_variable() {
         (
             vec![("TABLE_NAME", "archive"), ("ATTRIBUTES", "a,,b")],
             "ATTRIBUTES",
+        ),
+        (
+            vec![("TABLE_NAME", "archive"), ("DEADLINE_MARGIN_MS", "0")],
+            "DEADLINE_MARGIN_MS",
         ),
     ] {
         let api = RuntimeApi::start().await;
@@ -300,4 +331,69 @@ async fn a_warm_function_handles_consecutive_batches() {
     }
     assert_eq!(setup.archive().await.len(), 3);
     assert_eq!(function.logs().matches("batch processed").count(), 3);
+}
+
+/// Values from the sample events, distinctive enough to look for in verbose logs.
+const DISTINCTIVE_VALUES: &[&str] = &[
+    "SESSION#",
+    "Mozilla",
+    "linus",
+    "every-type",
+    "héllo",
+    "AAEC/f7/",
+    "3.14159265358979",
+    "99999999999999999999",
+    "this is not base64",
+];
+
+#[tokio::test]
+async fn no_item_contents_in_the_logs_even_at_trace() {
+    for format in ["TEXT", "JSON"] {
+        let Some(setup) = setup(&[("PK", "S")]).await else {
+            return;
+        };
+        // Half of the first request comes back unprocessed, so answers carry items too.
+        let proxy = FaultProxy::start(&setup.db.endpoint, |n| {
+            if n == 0 {
+                Fault::Unprocess(0.5)
+            } else {
+                Fault::Pass
+            }
+        })
+        .await;
+        let function = setup.start(
+            &proxy.endpoint,
+            &[
+                ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+                ("AWS_LAMBDA_LOG_FORMAT", format),
+            ],
+        );
+        // all-types.json has key `id`, not `PK`: DynamoDB rejects it, so errors are logged too.
+        for event in [
+            "ttl-remove.json",
+            "mixed.json",
+            "malformed-record.json",
+            "all-types.json",
+        ] {
+            let outcome = setup
+                .api
+                .invoke(&read_event(event), Duration::from_secs(10))
+                .await;
+            assert!(
+                matches!(outcome, Outcome::Response(_)),
+                "{event}: {outcome:?}"
+            );
+        }
+        let logs = function.logs();
+        assert!(
+            logs.contains("beginning attempt"),
+            "{format}: the SDK's debug lines are there, so the level took effect:\n{logs}"
+        );
+        for value in DISTINCTIVE_VALUES {
+            assert!(
+                !logs.contains(value),
+                "{format}: logs at TRACE contain item contents ({value}):\n{logs}"
+            );
+        }
+    }
 }

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use support::config;
 use support::dynalite::{admin_client, archive_client, create_table, scan_all, Dynalite};
-use support::items::{assert_accounted, sessions_event, Expectation};
+use support::items::{
+    assert_accounted, assert_superseded_share_fate, keyed_event, keys_of_schema, sessions_event,
+    table_key, Expectation,
+};
 use support::proxy::{random_plan, Fault, FaultProxy, Stats};
 use support::server::free_port;
 use tokio::time::Instant;
@@ -19,17 +22,30 @@ struct Run {
     elapsed: Duration,
 }
 
-/// Archives `event` through a proxy following `plan`, then checks the product's invariant.
+/// Archives `event` (session items, key `PK`) through a proxy following `plan`, then checks the
+/// product's invariant.
 async fn run_with_faults(
     event: &str,
     env: &[(&str, &str)],
     budget: Duration,
     plan: impl Fn(u64) -> Fault + Send + Sync + 'static,
 ) -> Option<Run> {
+    run_with_faults_on(&[("PK", "S")], event, env, budget, move |n, _| plan(n)).await
+}
+
+/// Archives `event` into a table of key `key` through a proxy whose `plan` sees each request,
+/// then checks the product's invariant.
+async fn run_with_faults_on(
+    key: &[(&str, &str)],
+    event: &str,
+    env: &[(&str, &str)],
+    budget: Duration,
+    plan: impl Fn(u64, &str) -> Fault + Send + Sync + 'static,
+) -> Option<Run> {
     let db = Dynalite::start()?;
     let admin = admin_client(&db.endpoint).await;
-    create_table(&admin, "archive", &[("PK", "S")]).await;
-    let proxy = FaultProxy::start(&db.endpoint, plan).await;
+    create_table(&admin, "archive", key).await;
+    let proxy = FaultProxy::start_inspecting(&db.endpoint, plan).await;
     let archiver = Archiver::new(&config(env), archive_client(&proxy.endpoint).await);
     let started = Instant::now();
     let outcome = archiver
@@ -40,13 +56,15 @@ async fn run_with_faults(
     // Let requests abandoned at the deadline land before reading the table back.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let archive = scan_all(&admin, "archive").await;
+    let key_names: Vec<&str> = key.iter().map(|(name, _)| *name).collect();
     assert_accounted(
         &outcome.failed,
         &archive,
         event,
         &Expectation::default(),
-        &["PK"],
+        &key_names,
     );
+    assert_superseded_share_fate(&outcome.failed, event);
     assert_eq!(outcome.selected, outcome.archived + outcome.failed.len());
     Some(Run {
         outcome,
@@ -268,4 +286,68 @@ async fn an_endpoint_refusing_connections_fails_every_record_before_the_deadline
     );
     assert_eq!(outcome.failed.len(), 30);
     assert!(outcome.retries > 0);
+}
+
+/// 60 records of 20 keys, each key deleted three times (interleaved), for a key schema; the
+/// versions of key 7 carry a marker that makes DynamoDB reject any request holding them.
+fn repeated_keys_event(schema: &str) -> String {
+    let keys = keys_of_schema(schema, 20);
+    let repeated: Vec<serde_json::Value> = (0..60).map(|i| keys[i % 20].clone()).collect();
+    keyed_event(&repeated, |i| {
+        if i % 20 == 7 {
+            serde_json::json!({"marker": {"S": "poison"}})
+        } else {
+            serde_json::json!({})
+        }
+    })
+}
+
+#[tokio::test]
+async fn superseded_records_fail_and_succeed_with_their_winner() {
+    for schema in ["SN", "N", "B"] {
+        let event = repeated_keys_event(schema);
+        let Some(run) = run_with_faults_on(
+            table_key(schema),
+            &event,
+            &[("MAX_CONCURRENCY", "1")],
+            Duration::from_secs(20),
+            |n, body| {
+                if body.contains("poison") {
+                    Fault::Reject
+                } else {
+                    match n % 4 {
+                        0 => Fault::Throttle,
+                        1 => Fault::Unprocess(0.4),
+                        _ => Fault::Pass,
+                    }
+                }
+            },
+        )
+        .await
+        else {
+            return;
+        };
+        let stats = &run.stats;
+        assert!(
+            stats.throttles > 0 && stats.unprocessed > 0 && stats.rejections > 0,
+            "{schema}: every fault was injected: {stats:?}"
+        );
+        let failed: Vec<&str> = run.outcome.failed.iter().map(|(s, _)| s.as_str()).collect();
+        let poisoned: Vec<String> = (0..3)
+            .map(|round| format!("{}", 5_000_000_000_000_000_000u128 + (7 + 20 * round) * 100))
+            .collect();
+        assert_eq!(
+            failed, poisoned,
+            "{schema}: the rejected key's three records, and only they, are reported"
+        );
+        assert!(
+            run.outcome
+                .failed
+                .iter()
+                .all(|(_, why)| why.contains("ValidationException")),
+            "{schema}: {:?}",
+            run.outcome.failed
+        );
+        assert_eq!(run.outcome.archived, 57, "{schema}");
+    }
 }

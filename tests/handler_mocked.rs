@@ -20,9 +20,12 @@ use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::error::ErrorMetadata;
+use serde_json::json;
 use support::config;
-use support::items::sessions_event;
+use support::items::{keyed_event, keys_of_schema, sessions_event, table_key};
 use tokio::time::Instant;
+use ttl_archiver::writer::HARD_STOP_SLACK;
 use ttl_archiver::{Archiver, BatchOutcome, RetryPolicy, StreamBatch};
 
 type Item = HashMap<String, AttributeValue>;
@@ -53,6 +56,11 @@ fn ok() -> Answer {
 }
 
 fn unprocessed(items: Vec<Item>) -> Answer {
+    unprocessed_in("archive", items)
+}
+
+/// UnprocessedItems filed under `table`.
+fn unprocessed_in(table: &str, items: Vec<Item>) -> Answer {
     let requests = items
         .into_iter()
         .map(|item| {
@@ -65,15 +73,24 @@ fn unprocessed(items: Vec<Item>) -> Answer {
         .collect();
     MockResponse::Output(
         BatchWriteItemOutput::builder()
-            .unprocessed_items("archive", requests)
+            .unprocessed_items(table, requests)
             .build(),
     )
+}
+
+/// Error metadata as the SDK reads it from a real answer: the code is what the writer decides on.
+fn meta(code: &str) -> ErrorMetadata {
+    ErrorMetadata::builder()
+        .code(code)
+        .message("injected")
+        .build()
 }
 
 fn throttled() -> Answer {
     MockResponse::Error(BatchWriteItemError::ProvisionedThroughputExceededException(
         ProvisionedThroughputExceededException::builder()
             .message("slow down")
+            .meta(meta("ProvisionedThroughputExceededException"))
             .build(),
     ))
 }
@@ -255,6 +272,7 @@ async fn partial_unprocessed_throttling_and_a_permanent_error_in_one_batch() {
                 MockResponse::Error(BatchWriteItemError::ResourceNotFoundException(
                     ResourceNotFoundException::builder()
                         .message("no table")
+                        .meta(meta("ResourceNotFoundException"))
                         .build(),
                 ))
             }
@@ -417,4 +435,145 @@ async fn a_ttl_record_without_sequence_number_fails_the_invocation() {
         result.is_err(),
         "an unreportable TTL record must fail the invocation, not vanish"
     );
+}
+
+fn key_of(item: &Item, names: &[&str]) -> String {
+    format!("{:?}", names.iter().map(|n| &item[*n]).collect::<Vec<_>>())
+}
+
+#[tokio::test]
+async fn unprocessed_items_are_matched_by_composite_number_and_binary_keys() {
+    for schema in ["SN", "N", "B"] {
+        let names: Vec<&str> = table_key(schema).iter().map(|(n, _)| *n).collect();
+        let event = keyed_event(&keys_of_schema(schema, 30), |_| json!({}));
+        let calls = Mutex::new(0);
+        let (client, seen) = client(move |items| {
+            let mut calls = calls.lock().unwrap();
+            *calls += 1;
+            if *calls == 1 {
+                unprocessed(vec![items[3].clone(), items[7].clone()])
+            } else {
+                ok()
+            }
+        });
+        // One request at a time, so the first answer is the first chunk's.
+        let archiver = Archiver::with_retry_policy(
+            &config(&[("MAX_CONCURRENCY", "1")]),
+            client,
+            fast_retries(),
+        );
+        let batch = StreamBatch::from_json(&event).unwrap();
+        let outcome = run(&archiver, batch, Duration::from_secs(5)).await;
+        assert!(outcome.failed.is_empty(), "{schema}: {:?}", outcome.failed);
+        assert_eq!((outcome.archived, outcome.requests), (30, 3), "{schema}");
+        let requests = seen.lock().unwrap();
+        let resent: Vec<String> = requests[1].iter().map(|i| key_of(i, &names)).collect();
+        let withheld = [
+            key_of(&requests[0][3], &names),
+            key_of(&requests[0][7], &names),
+        ];
+        assert_eq!(
+            resent, withheld,
+            "{schema}: exactly the unprocessed items again"
+        );
+    }
+}
+
+/// Answers DynamoDB should never give, but which must not make a record count as archived.
+type Respond = fn(&[Item]) -> Answer;
+
+fn unmatchable_answers() -> Vec<(&'static str, Respond)> {
+    vec![
+        ("a key that was not sent", |items| {
+            let mut alien = items[0].clone();
+            alien.insert("PK".into(), s("SESSION#never-sent"));
+            unprocessed(vec![alien])
+        }),
+        ("an entry without its key", |items| {
+            let mut keyless = items[0].clone();
+            keyless.remove("PK");
+            unprocessed(vec![keyless])
+        }),
+        ("the same key twice", |items| {
+            unprocessed(vec![items[0].clone(), items[0].clone()])
+        }),
+        ("items filed under another table", |items| {
+            unprocessed_in("another-table", vec![items[0].clone()])
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn an_unprocessed_answer_that_cannot_be_matched_sends_everything_again() {
+    for (case, answer) in unmatchable_answers() {
+        let calls = Mutex::new(0);
+        let (client, seen) = client(move |items| {
+            let mut calls = calls.lock().unwrap();
+            *calls += 1;
+            if *calls == 1 {
+                answer(items)
+            } else {
+                ok()
+            }
+        });
+        let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+        let outcome = run(&archiver, event("ttl-remove.json"), Duration::from_secs(5)).await;
+        assert!(outcome.failed.is_empty(), "{case}: {:?}", outcome.failed);
+        assert_eq!((outcome.archived, outcome.requests), (3, 2), "{case}");
+        let requests = seen.lock().unwrap();
+        assert_eq!(requests[1], requests[0], "{case}: every item is sent again");
+    }
+}
+
+#[tokio::test]
+async fn an_unmatchable_answer_never_counts_as_archived() {
+    for (case, answer) in unmatchable_answers() {
+        let (client, seen) = client(answer);
+        let archiver = Archiver::with_retry_policy(&config(&[]), client, fast_retries());
+        let outcome = run(&archiver, event("ttl-remove.json"), Duration::from_secs(5)).await;
+        assert_eq!(outcome.archived, 0, "{case}");
+        assert_eq!(outcome.failed.len(), 3, "{case}");
+        assert!(
+            outcome
+                .failed
+                .iter()
+                .all(|(_, why)| why.contains("after 10 attempts")),
+            "{case}: {:?}",
+            outcome.failed
+        );
+        assert_eq!(seen.lock().unwrap().len(), 10, "{case}");
+    }
+}
+
+/// Two workers: one is held by a request that never returns, the other runs the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_nets_answer_in_time_when_requests_never_return() {
+    // The mock blocks its thread, so the request's own timeout cannot fire: only the writer's
+    // hard stop can end the wait. The other chunks wait for the one request slot.
+    let (client, _) = client(|_| {
+        std::thread::sleep(Duration::from_millis(1500));
+        ok()
+    });
+    let archiver =
+        Archiver::with_retry_policy(&config(&[("MAX_CONCURRENCY", "1")]), client, fast_retries());
+    let budget = Duration::from_millis(300);
+    let started = Instant::now();
+    let batch = StreamBatch::from_json(&sessions_event(250)).unwrap();
+    let outcome = run(&archiver, batch, budget).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < budget + HARD_STOP_SLACK + Duration::from_millis(100),
+        "answered after {elapsed:?}"
+    );
+    assert_eq!(outcome.archived, 0);
+    assert_eq!(outcome.failed.len(), 250, "every record is reported");
+    let count = |what: &str| {
+        outcome
+            .failed
+            .iter()
+            .filter(|(_, why)| why.contains(what))
+            .count()
+    };
+    assert_eq!(count("no request slot was free"), 225, "the slot net");
+    assert_eq!(count("request still in flight"), 25, "the hard stop");
 }

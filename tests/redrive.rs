@@ -8,10 +8,14 @@ use std::process::{Command, Output};
 
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{json, Value};
-use support::dynalite::{admin_client, create_table, scan_all, sdk_config, Dynalite};
+use support::dynalite::{
+    admin_client, archive_client, create_table, scan_all, sdk_config, Dynalite,
+};
 use support::items::sessions_event;
+use support::proxy::{Fault, FaultProxy};
 use support::server::{moto, LocalServer};
 use support::{read_event, repo_path};
+use ttl_archiver::{Archiver, StreamBatch};
 
 const BUCKET: &str = "failed-batches";
 const PREFIX: &str = "aws/lambda/4f3a1c2e-esm/shardId-00000001700000000000-abcdef01/2026/11/24/";
@@ -105,6 +109,11 @@ async fn keys(servers: &Servers) -> Vec<String> {
 }
 
 fn redrive(servers: &Servers, args: &[&str]) -> (i32, String) {
+    redrive_through(servers, &servers.s3_endpoint, args)
+}
+
+/// Runs the redrive with its S3 requests sent to `s3_endpoint` (a fault proxy, say).
+fn redrive_through(servers: &Servers, s3_endpoint: &str, args: &[&str]) -> (i32, String) {
     let Output {
         status,
         stdout,
@@ -114,7 +123,7 @@ fn redrive(servers: &Servers, args: &[&str]) -> (i32, String) {
         .env_clear()
         .env("TABLE_NAME", "archive")
         .env("AWS_ENDPOINT_URL_DYNAMODB", &servers.db.endpoint)
-        .env("AWS_ENDPOINT_URL_S3", &servers.s3_endpoint)
+        .env("AWS_ENDPOINT_URL_S3", s3_endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -277,4 +286,134 @@ async fn missing_configuration_is_named() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("TABLE_NAME"));
+}
+
+/// The first session of events/ttl-remove.json, alone: `newer` as in the file, or an older TTL
+/// deletion of the same key (an hour earlier, a lower sequence number, another CreationTime).
+fn one_session(newer: bool) -> Value {
+    let mut event = event_value("ttl-remove.json");
+    let records = event["Records"].as_array_mut().unwrap();
+    records.truncate(1);
+    if !newer {
+        let change = &mut records[0]["dynamodb"];
+        change["ApproximateCreationDateTime"] = json!(1_794_996_401);
+        change["SequenceNumber"] = json!("900000000000000000100");
+        change["OldImage"]["CreationTime"] = json!({"N": "1600000000"});
+    }
+    event
+}
+
+/// Archives `event` as the function does (unconditional BatchWriteItem).
+async fn archive_live(servers: &Servers, event: &Value) {
+    let archiver = Archiver::new(
+        &support::config(&[]),
+        archive_client(&servers.db.endpoint).await,
+    );
+    let outcome = archiver
+        .process(
+            StreamBatch::from_json(&event.to_string()).unwrap(),
+            tokio::time::Instant::now() + std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+}
+
+/// The function archives one version of a session, then the redrive replays the other from the
+/// bucket; returns the redrive's output line for the object and the CreationTime archived.
+async fn replay_after_live(servers: &Servers, live_is_newer: bool) -> (String, String) {
+    archive_live(servers, &one_session(live_is_newer)).await;
+    put(
+        servers,
+        &format!("{PREFIX}replayed"),
+        invocation_record(one_session(!live_is_newer)),
+    )
+    .await;
+    let (code, out) = redrive(servers, &[&format!("s3://{BUCKET}/{PREFIX}")]);
+    assert_eq!(code, 0, "{out}");
+    let items = scan_all(&admin_client(&servers.db.endpoint).await, "archive").await;
+    assert_eq!(items.len(), 1);
+    (out, items[0]["CreationTime"].as_n().unwrap().clone())
+}
+
+/// The CreationTime of the newer session version (the older one has 1600000000).
+const NEWER_CREATION_TIME: &str = "1794990001";
+
+#[tokio::test]
+async fn a_redrive_never_puts_an_older_version_over_a_newer_one() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    // The shard moved on: a later TTL deletion of the key is archived by the function first.
+    let (out, archived) = replay_after_live(&servers, true).await;
+    assert!(
+        out.contains(
+            "replayed: 1 archived (1 already newer in the archive), 0 skipped, 0 failed; moved to"
+        ),
+        "{out}"
+    );
+    assert_eq!(archived, NEWER_CREATION_TIME, "the newer version stays");
+}
+
+#[tokio::test]
+async fn a_redrive_replaces_an_older_version() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    let (out, archived) = replay_after_live(&servers, false).await;
+    assert!(
+        out.contains("replayed: 1 archived, 0 skipped, 0 failed"),
+        "{out}"
+    );
+    assert_eq!(
+        archived, NEWER_CREATION_TIME,
+        "replaced by the newer version"
+    );
+}
+
+fn is_copy(parts: &hyper::http::request::Parts) -> bool {
+    parts.headers.contains_key("x-amz-copy-source")
+}
+
+// Multi-threaded: the proxy runs in this runtime while the test waits for the redrive process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_that_cannot_be_marked_done_makes_the_exit_status_1() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    put(
+        &servers,
+        &format!("{PREFIX}a-object"),
+        invocation_record(event_value("ttl-remove.json")),
+    )
+    .await;
+    let proxy =
+        FaultProxy::start_for(&servers.s3_endpoint, is_copy, |_, _| Fault::ServerError).await;
+    let (code, out) = redrive_through(
+        &servers,
+        &proxy.endpoint,
+        &[&format!("s3://{BUCKET}/{PREFIX}")],
+    );
+    assert!(
+        out.contains("archived, but could not be marked done"),
+        "{out}"
+    );
+    assert_eq!(
+        code, 1,
+        "the object remains, so the exit status says so: {out}"
+    );
+    assert_eq!(keys(&servers).await, [format!("{PREFIX}a-object")]);
+    assert_eq!(archive_size(&servers).await, 3);
+}
+
+#[test]
+fn a_timeout_beyond_a_day_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-redrive"))
+        .args(["--timeout", "18446744073709551615", "s3://bucket"])
+        .env_clear()
+        .env("TABLE_NAME", "archive")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--timeout"));
 }

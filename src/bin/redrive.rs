@@ -10,17 +10,20 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use ttl_archiver::failed_batch::read_failed_batch;
-use ttl_archiver::writer::{dynamodb_client, https_client};
+use ttl_archiver::writer::{dynamodb_client, https_client, WriteMode};
 use ttl_archiver::{Archiver, Config};
 
 /// Where redriven objects go unless `--delete`; objects under it are never read again.
 const DONE_PREFIX: &str = "redriven/";
 
+/// A day: longer than any batch needs, and far inside what `Instant` can add.
+const MAX_TIMEOUT_SECONDS: u64 = 86_400;
+
 const USAGE: &str = "usage: ttl-archiver-redrive [--dry-run] [--delete] [--timeout SECONDS] SOURCE...
   SOURCE       s3://BUCKET[/PREFIX] (failed-batch objects) or a file (invocation record or stream event)
   --dry-run    list what would be archived; write nothing, move nothing
   --delete     delete an object once all its records are archived (default: move it under redriven/)
-  --timeout    seconds allowed per batch, retries included (default 300)
+  --timeout    seconds allowed per batch, retries included (default 300, at most 86400)
 The archive settings come from the environment, as for the function: TABLE_NAME, TTL_ATTRIBUTE,
 ATTRIBUTES, ARCHIVED_AT_ATTRIBUTE, MAX_CONCURRENCY.";
 
@@ -52,8 +55,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 let value = args.next().ok_or("--timeout needs a number of seconds")?;
                 let seconds: u64 = value
                     .parse()
-                    .map_err(|_| format!("--timeout: not a number of seconds: {value}"))?;
-                parsed.timeout = Duration::from_secs(seconds.max(1));
+                    .ok()
+                    .filter(|s| (1..=MAX_TIMEOUT_SECONDS).contains(s))
+                    .ok_or_else(|| {
+                        format!("--timeout: expected seconds from 1 to {MAX_TIMEOUT_SECONDS}, got {value}")
+                    })?;
+                parsed.timeout = Duration::from_secs(seconds);
             }
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
@@ -148,8 +155,12 @@ impl Redrive {
                 totals.archived += outcome.archived;
                 totals.skipped += outcome.skipped;
                 totals.failed += outcome.failed.len();
+                let newer = match outcome.newer_kept {
+                    0 => String::new(),
+                    n => format!(" ({n} already newer in the archive)"),
+                };
                 let summary = format!(
-                    "{name}: {} archived, {} skipped, {} failed",
+                    "{name}: {} archived{newer}, {} skipped, {} failed",
                     outcome.archived,
                     outcome.skipped,
                     outcome.failed.len()
@@ -297,7 +308,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    ttl_archiver::logging::init(std::io::stderr);
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -318,7 +329,9 @@ async fn main() -> ExitCode {
             .build(),
     );
     let redrive = Redrive {
-        archiver: Archiver::new(&config, dynamodb_client(&sdk_config)),
+        // The shard moved on after these batches failed: write only over older versions.
+        archiver: Archiver::new(&config, dynamodb_client(&sdk_config))
+            .with_write_mode(WriteMode::IfNewer),
         dry_run: args.dry_run,
         timeout: args.timeout,
     };
@@ -362,7 +375,10 @@ async fn main() -> ExitCode {
         "summary: {} objects ({} done, {} kept, {} unreadable); {} records {verb}, {} skipped, {} failed",
         totals.objects, totals.done, totals.kept, totals.unreadable, totals.archived, totals.skipped, totals.failed
     );
-    if totals.failed > 0 || totals.unreadable > 0 || source_errors > 0 {
+    // Anything left behind (records, unreadable objects, objects that could not be marked done)
+    // needs another look; a dry run leaves everything by design.
+    let remaining = !args.dry_run && totals.kept > 0;
+    if remaining || totals.failed > 0 || totals.unreadable > 0 || source_errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -69,6 +69,19 @@ pub struct Expectation {
     pub ttl_attribute: Option<String>,
     pub attributes: Option<Vec<String>>,
     pub archived_at_attribute: Option<String>,
+    /// The version attribute's name when not the default `ArchiveVersion`.
+    pub version_attribute: Option<String>,
+}
+
+/// The version the archive item of a record carries: creation second and sequence number,
+/// zero-padded to 12 and 40 digits (restated here, independently of the library).
+pub fn version_of(record: &Value) -> String {
+    let change = &record["dynamodb"];
+    let seconds = change["ApproximateCreationDateTime"]
+        .as_f64()
+        .unwrap_or(0.0) as u64;
+    let seq = change["SequenceNumber"].as_str().unwrap();
+    format!("{seconds:012}.{:0>40}", seq.trim_start_matches('0'))
 }
 
 pub struct Expected {
@@ -128,6 +141,11 @@ pub fn expected(event_json: &str, how: &Expectation) -> Expected {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         item.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let version_attribute = how.version_attribute.as_deref().unwrap_or("ArchiveVersion");
+        item.insert(
+            version_attribute.to_owned(),
+            json!({ "S": version_of(record) }),
+        );
         let key = key_of(&change["Keys"]);
         let order = seq_key(&seq);
         if latest.get(&key).is_none_or(|(o, _)| *o < order) {
@@ -218,6 +236,83 @@ pub fn assert_accounted(
                 || (archived.contains(&key) && !want.failed.iter().any(|s| s == seq)),
             "record {seq} ({key}) neither archived nor reported"
         );
+    }
+}
+
+/// TTL removals of the given keys (DynamoDB JSON `Keys` objects), in order, with increasing
+/// sequence numbers and creation times. Each old image holds the key, the record's sequence
+/// number and `extra` (merged in).
+pub fn keyed_event(keys: &[Value], extra: impl Fn(usize) -> Value) -> String {
+    let records: Vec<Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let seq = format!("{}", 5_000_000_000_000_000_000u128 + i as u128 * 100);
+            let mut image = key.as_object().unwrap().clone();
+            image.insert("seq".into(), json!({ "N": seq }));
+            image.insert("ExpirationTime".into(), json!({ "N": "1700000000" }));
+            if let Value::Object(more) = extra(i) {
+                image.extend(more);
+            }
+            json!({
+                "eventID": format!("{i:032}"),
+                "eventName": "REMOVE",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1_795_000_000 + i as u64,
+                    "Keys": key,
+                    "OldImage": image,
+                    "SequenceNumber": seq,
+                    "SizeBytes": 100,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                },
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2026-11-01T00:00:00.000",
+                "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+            })
+        })
+        .collect();
+    json!({ "Records": records }).to_string()
+}
+
+/// `n` distinct keys of a schema: `S`+`N` composite (`tenant`, `ts`), `N` (`id`) or `B` (`id`).
+pub fn keys_of_schema(schema: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| match schema {
+            "SN" => json!({"tenant": {"S": format!("t{}", i % 3)}, "ts": {"N": format!("{}", 1000 + i)}}),
+            "N" => json!({"id": {"N": format!("{}.5", i)}}),
+            "B" => json!({"id": {"B": aws_smithy_types::base64::encode([0u8, 255, i as u8])}}),
+            other => panic!("unknown schema {other}"),
+        })
+        .collect()
+}
+
+/// The table key of a schema from [`keys_of_schema`], as `create_table` takes it.
+pub fn table_key(schema: &str) -> &'static [(&'static str, &'static str)] {
+    match schema {
+        "SN" => &[("tenant", "S"), ("ts", "N")],
+        "N" => &[("id", "N")],
+        "B" => &[("id", "B")],
+        other => panic!("unknown schema {other}"),
+    }
+}
+
+/// Asserts that the records of one key, the winner and those it superseded, share one fate:
+/// all reported or none.
+pub fn assert_superseded_share_fate(failed: &[(String, String)], event_json: &str) {
+    let event: Value = serde_json::from_str(event_json).unwrap();
+    let failed: HashSet<&str> = failed.iter().map(|(s, _)| s.as_str()).collect();
+    let mut fates: BTreeMap<String, HashSet<bool>> = BTreeMap::new();
+    for record in event["Records"].as_array().unwrap() {
+        let seq = record["dynamodb"]["SequenceNumber"].as_str().unwrap();
+        fates
+            .entry(key_of(&record["dynamodb"]["Keys"]))
+            .or_default()
+            .insert(failed.contains(seq));
+    }
+    for (key, fate) in fates {
+        assert_eq!(fate.len(), 1, "the records of {key} did not share one fate");
     }
 }
 

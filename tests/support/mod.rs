@@ -18,13 +18,17 @@ pub fn read_event(name: &str) -> String {
 }
 
 /// Under CI a missing tool fails the test; on a developer's machine it is skipped with a hint.
+/// libtest reports a test that returns early as "ok", so the skip is written straight to the
+/// terminal (past libtest's output capture), naming the test: `cargo test` shows it.
 pub fn missing_tool(what: &str) {
+    use std::io::Write;
     let hint =
         format!("{what} is not installed: run `bash tools/test` (it installs the pinned tools)");
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{hint}");
     }
-    eprintln!("SKIPPED: {hint}");
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {hint}");
 }
 
 /// The archiver's configuration for tests: TABLE_NAME=archive plus `vars`.

@@ -1,5 +1,5 @@
-//! A fault-injecting HTTP proxy between the SDK and the DynamoDB server. Only BatchWriteItem
-//! requests get faults; everything else passes through.
+//! A fault-injecting HTTP proxy between the SDK and a local server. Only the requests chosen
+//! (BatchWriteItem by default) get faults; everything else passes through.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,8 @@ pub enum Fault {
     Throttle,
     /// 500 InternalServerError, nothing written.
     ServerError,
+    /// 400 ValidationException, nothing written: an error retrying cannot fix.
+    Reject,
     /// Wait, then forward.
     Delay(Duration),
     /// Close the connection without answering, nothing written.
@@ -35,13 +37,15 @@ pub struct Stats {
     pub unprocessed: u64,
     pub throttles: u64,
     pub server_errors: u64,
+    pub rejections: u64,
     pub delays: u64,
     pub hangups: u64,
     /// Largest number of BatchWriteItem requests in flight at once.
     pub max_in_flight: u64,
 }
 
-type Plan = Arc<dyn Fn(u64) -> Fault + Send + Sync>;
+/// Decides the fault for the n-th BatchWriteItem request (from 0), given its body.
+type Plan = Arc<dyn Fn(u64, &str) -> Fault + Send + Sync>;
 
 pub struct FaultProxy {
     pub endpoint: String,
@@ -55,8 +59,19 @@ impl Drop for FaultProxy {
     }
 }
 
+/// Which requests the plan decides for.
+type Faultable = fn(&hyper::http::request::Parts) -> bool;
+
+fn is_batch_write(parts: &hyper::http::request::Parts) -> bool {
+    parts
+        .headers
+        .get("x-amz-target")
+        .is_some_and(|t| t.as_bytes().ends_with(b".BatchWriteItem"))
+}
+
 struct Shared {
     upstream: String,
+    faultable: Faultable,
     plan: Plan,
     counter: AtomicU64,
     in_flight: AtomicU64,
@@ -69,11 +84,30 @@ impl FaultProxy {
         upstream: &str,
         plan: impl Fn(u64) -> Fault + Send + Sync + 'static,
     ) -> Self {
+        Self::start_inspecting(upstream, move |n, _| plan(n)).await
+    }
+
+    /// Like [`FaultProxy::start`], with the request body (JSON) to decide on.
+    pub async fn start_inspecting(
+        upstream: &str,
+        plan: impl Fn(u64, &str) -> Fault + Send + Sync + 'static,
+    ) -> Self {
+        Self::start_for(upstream, is_batch_write, plan).await
+    }
+
+    /// A proxy whose `plan` decides for the requests `faultable` picks (counted as
+    /// `batch_writes` in the stats).
+    pub async fn start_for(
+        upstream: &str,
+        faultable: Faultable,
+        plan: impl Fn(u64, &str) -> Fault + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let stats = Arc::new(Mutex::new(Stats::default()));
         let shared = Arc::new(Shared {
             upstream: upstream.trim_start_matches("http://").to_owned(),
+            faultable,
             plan: Arc::new(plan),
             counter: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
@@ -118,23 +152,20 @@ async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
-    let is_batch_write = req
-        .headers()
-        .get("x-amz-target")
-        .is_some_and(|t| t.as_bytes().ends_with(b".BatchWriteItem"));
     let (parts, body) = req.into_parts();
+    let faultable = (shared.faultable)(&parts);
     let body = body
         .collect()
         .await
         .map_err(std::io::Error::other)?
         .to_bytes();
-    if !is_batch_write {
+    if !faultable {
         return forward(&shared.upstream, parts, body).await;
     }
 
     let n = shared.counter.fetch_add(1, Ordering::SeqCst);
     let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    let fault = (shared.plan)(n);
+    let fault = (shared.plan)(n, &String::from_utf8_lossy(&body));
     {
         let mut stats = shared.stats.lock().unwrap();
         stats.batch_writes += 1;
@@ -164,6 +195,10 @@ async fn apply(
         Fault::ServerError => {
             count(|s| &mut s.server_errors);
             Ok(error_response(500, "InternalServerError"))
+        }
+        Fault::Reject => {
+            count(|s| &mut s.rejections);
+            Ok(error_response(400, "ValidationException"))
         }
         Fault::Hangup => {
             count(|s| &mut s.hangups);
