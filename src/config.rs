@@ -17,6 +17,21 @@ pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 /// metrics written and the response sent, on as little as a fourteenth of a vCPU.
 pub const MIN_DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
+/// Variables the template declares with an empty value, so that `sam local invoke --env-vars`
+/// may set them (SAM drops variables the template does not declare). Empty means unset.
+pub const DECLARED_EMPTY: &[&str] = &["AWS_ENDPOINT_URL_DYNAMODB"];
+
+/// Removes the [`DECLARED_EMPTY`] variables that are set but blank, so that the AWS SDK sees
+/// them exactly as unset (it would take an empty endpoint URL as the endpoint). Call it first
+/// thing in `main`, before any other thread exists: changing the environment is only sound then.
+pub fn unset_blank_declared_variables() {
+    for name in DECLARED_EMPTY {
+        if std::env::var(name).is_ok_and(|value| value.trim().is_empty()) {
+            std::env::remove_var(name);
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub table_name: String,

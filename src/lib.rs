@@ -12,6 +12,7 @@ pub mod logging;
 pub mod metrics;
 pub mod plan;
 pub mod project;
+pub mod runtime_api;
 pub mod select;
 pub mod version;
 pub mod writer;

@@ -1,10 +1,20 @@
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
-use ttl_archiver::logging;
-use ttl_archiver::writer::{dynamodb_client, https_client};
-use ttl_archiver::{function_handler, Archiver, Config, StreamBatch};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use ttl_archiver::config::unset_blank_declared_variables;
+use ttl_archiver::writer::{dynamodb_client, https_client};
+use ttl_archiver::{function_handler, logging, runtime_api, Archiver, Config, StreamBatch};
+
+fn main() -> Result<(), Error> {
+    // Before the runtime starts threads: this edits the process environment.
+    unset_blank_declared_variables();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> Result<(), Error> {
     logging::init(std::io::stdout);
 
     // Exiting makes Lambda fail the init (Runtime.ExitError) with this line in the logs.
@@ -19,8 +29,13 @@ async fn main() -> Result<(), Error> {
     let archiver = Archiver::new(&config, dynamodb_client(&sdk_config));
 
     let archiver = &archiver;
-    run(service_fn(move |event: LambdaEvent<StreamBatch>| async move {
-        function_handler(archiver, event).await
-    }))
-    .await
+    let invocations = &AtomicU64::new(0);
+    let result = run(service_fn(
+        move |event: LambdaEvent<StreamBatch>| async move {
+            invocations.fetch_add(1, Ordering::Relaxed);
+            function_handler(archiver, event).await
+        },
+    ))
+    .await;
+    runtime_api::exit_result(result, invocations.load(Ordering::Relaxed))
 }

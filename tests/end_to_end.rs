@@ -397,3 +397,87 @@ async fn no_item_contents_in_the_logs_even_at_trace() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_runtime_api_that_closes_while_waiting_for_the_next_event_ends_the_process_quietly() {
+    let Some(setup) = setup(&[("PK", "S")]).await else {
+        return;
+    };
+    let mut function = setup.start(&setup.db.endpoint, &[]);
+    let outcome = setup
+        .api
+        .invoke(&read_event("ttl-remove.json"), Duration::from_secs(10))
+        .await;
+    assert_eq!(outcome, Outcome::Response(expected_response(&[])));
+    // What an emulator does once it has the answer: it stops the container.
+    setup.api.shut_down();
+    let code = function.exit_code(Duration::from_secs(10)).await;
+    let logs = function.logs();
+    assert_eq!(code, Some(0), "{logs}");
+    assert!(!logs.contains("Error"), "{logs}");
+    assert!(
+        logs.contains("the Runtime API closed the connection"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_runtime_api_that_cannot_be_reached_is_still_an_error() {
+    let Some(binary) = Function::binary() else {
+        return;
+    };
+    let api = RuntimeApi::start().await;
+    let closed = format!("127.0.0.1:{}", support::server::free_port());
+    let mut function = Function::start(
+        &binary,
+        &api,
+        &[
+            ("TABLE_NAME", "archive"),
+            ("AWS_LAMBDA_RUNTIME_API", &closed),
+        ],
+    );
+    let code = function.exit_code(Duration::from_secs(10)).await;
+    let logs = function.logs();
+    assert!(matches!(code, Some(c) if c != 0), "exit {code:?}: {logs}");
+    assert!(logs.contains("Error"), "{logs}");
+}
+
+/// The endpoints the SDK resolved, from its DEBUG lines ("will apply endpoint ...").
+fn applied_endpoints(logs: &str) -> Vec<String> {
+    logs.lines()
+        .filter_map(|line| line.split_once("will apply endpoint Endpoint { url: \""))
+        .map(|(_, rest)| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+/// The template declares `AWS_ENDPOINT_URL_DYNAMODB: ""` (so that `sam local invoke --env-vars`
+/// can set it): deployed, the function must resolve the endpoint as if it were not set.
+#[tokio::test]
+async fn an_empty_endpoint_variable_behaves_exactly_as_an_unset_one() {
+    let Some(binary) = Function::binary() else {
+        return;
+    };
+    let mut endpoints = Vec::new();
+    for endpoint_variable in [None, Some(""), Some("  ")] {
+        let api = RuntimeApi::start().await;
+        let mut env = vec![("TABLE_NAME", "archive"), ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")];
+        if let Some(value) = endpoint_variable {
+            env.push(("AWS_ENDPOINT_URL_DYNAMODB", value));
+        }
+        let function = Function::start(&binary, &api, &env);
+        // No AWS is reachable from the tests: the records fail once the margin is reached.
+        let outcome = api
+            .invoke(&read_event("ttl-remove.json"), Duration::from_millis(1500))
+            .await;
+        assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+        let applied = applied_endpoints(&function.logs());
+        assert!(!applied.is_empty(), "{}", function.logs());
+        endpoints.push((endpoint_variable, applied[0].clone()));
+    }
+    for (variable, endpoint) in &endpoints {
+        assert_eq!(
+            endpoint, "https://dynamodb.us-east-1.amazonaws.com",
+            "AWS_ENDPOINT_URL_DYNAMODB={variable:?}"
+        );
+    }
+}

@@ -39,6 +39,9 @@ struct State {
     init_error: Option<String>,
     polls: u64,
     first_poll: Option<std::time::Instant>,
+    /// Set by `shut_down`: waiting `/next` requests are dropped without an answer, as an
+    /// emulator does when it stops the function's container.
+    shut_down: bool,
 }
 
 pub struct RuntimeApi {
@@ -125,6 +128,12 @@ impl RuntimeApi {
         self.state.lock().unwrap().polls
     }
 
+    /// Closes every waiting `/next` request without answering.
+    pub fn shut_down(&self) {
+        self.state.lock().unwrap().shut_down = true;
+        self.ready.notify_waiters();
+    }
+
     /// When the function first asked for an invocation: the end of its init.
     pub fn first_poll(&self) -> Option<std::time::Instant> {
         self.state.lock().unwrap().first_poll
@@ -159,6 +168,9 @@ async fn serve(
                 let notified = ready.notified();
                 let next = {
                     let mut s = state.lock().unwrap();
+                    if s.shut_down {
+                        return Err(std::io::Error::other("the runtime API is shutting down"));
+                    }
                     let next = s.queue.pop_front();
                     next.map(|p| {
                         s.in_flight.insert(p.id.clone(), p.reply);
