@@ -85,7 +85,12 @@ def test_table_name_points_at_the_standard_ia_archive_table(cfn):
     assert props["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": "ArchiveTable"}
     assert props["Environment"]["Variables"]["TTL_ATTRIBUTE"] == {"Ref": "TtlAttribute"}
     assert props["Runtime"] == "provided.al2023" and props["Handler"] == "bootstrap"
-    assert props["Architectures"] == ["arm64"]
+    assert props["Architectures"] == [{"Ref": "Architecture"}]
+    assert cfn["Parameters"]["Architecture"]["Default"] == "arm64", "deployed on Graviton"
+    assert cfn["Parameters"]["Architecture"]["AllowedValues"] == ["arm64", "x86_64"]
+    # Declared for `sam local invoke --env-vars`; empty when deployed (the function reads an
+    # empty value as unset: tests/end_to_end.rs proves it on the binary).
+    assert props["Environment"]["Variables"]["AWS_ENDPOINT_URL_DYNAMODB"] == ""
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     table = cfn["Resources"]["ArchiveTable"]
     assert table["Properties"]["TableClass"] == "STANDARD_INFREQUENT_ACCESS"

@@ -14,21 +14,24 @@ pub use super::server::LocalServer as Dynalite;
 /// A dynalite server (pinned in tools/package.json).
 impl Dynalite {
     pub fn start() -> Option<Self> {
-        Self::start_server("dynalite", "tools/node_modules/.bin/dynalite", |port| {
-            let args = [
-                "--host",
-                "127.0.0.1",
-                "--port",
-                port,
-                "--createTableMs",
-                "0",
-            ];
-            let more = ["--deleteTableMs", "0", "--updateTableMs", "0"];
-            args.iter()
-                .chain(more.iter())
-                .map(|a| a.to_string())
-                .collect()
-        })
+        Self::start_on("127.0.0.1")
+    }
+
+    /// A dynalite listening on `host` (an address containers can reach, say).
+    pub fn start_on(host: &str) -> Option<Self> {
+        Self::start_server_on(
+            "dynalite",
+            "tools/node_modules/.bin/dynalite",
+            host,
+            |port| {
+                let args = ["--host", host, "--port", port, "--createTableMs", "0"];
+                let more = ["--deleteTableMs", "0", "--updateTableMs", "0"];
+                args.iter()
+                    .chain(more.iter())
+                    .map(|a| a.to_string())
+                    .collect()
+            },
+        )
     }
 }
 

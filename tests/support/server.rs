@@ -23,12 +23,26 @@ impl LocalServer {
     /// Starts `tools/<bin>` with the arguments `args(port)` gives, or returns `None` (skip) when
     /// the tool is not installed outside CI.
     pub fn start_server(name: &str, bin: &str, args: impl Fn(&str) -> Vec<String>) -> Option<Self> {
+        Self::start_server_on(name, bin, "127.0.0.1", args)
+    }
+
+    /// Like [`LocalServer::start_server`], for a server that listens on `host`.
+    pub fn start_server_on(
+        name: &str,
+        bin: &str,
+        host: &str,
+        args: impl Fn(&str) -> Vec<String>,
+    ) -> Option<Self> {
         let bin = repo_path(bin);
         if !bin.exists() {
             missing_tool(name);
             return None;
         }
-        let port = free_port();
+        let port = TcpListener::bind((host, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(bin)
             .args(args(&port.to_string()))
             .stdout(Stdio::null())
@@ -36,7 +50,7 @@ impl LocalServer {
             .spawn()
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while TcpStream::connect((host, port)).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
                 "{name} did not start"
@@ -45,7 +59,7 @@ impl LocalServer {
         }
         Some(LocalServer {
             child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: format!("http://{host}:{port}"),
         })
     }
 }

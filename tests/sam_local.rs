@@ -1,0 +1,306 @@
+//! `sam build` and `sam local invoke` as users run them (`--config-env local`): the template
+//! built by cargo-lambda, then every sample event invoked in Docker under AWS's Runtime Interface
+//! Emulator (shipped in SAM's wheel), against dynalite, with the response and the archive
+//! checked as the end-to-end tests check them.
+//!
+//! Needs a Docker engine and the Lambda base image: `bash tools/docker-lambda start` provides
+//! both (the test command runs it).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::dynalite::{admin_client, create_table, scan_all, Dynalite};
+use support::items::{assert_archive_matches, expected, Expectation};
+use support::{missing_tool, read_event, repo_path};
+use tokio::process::Command;
+
+const BASE_IMAGE: &str = "public.ecr.aws/lambda/provided:al2023-x86_64";
+
+/// ELF `e_machine` of x86-64.
+const EM_X86_64: u16 = 62;
+
+fn sam_binary() -> Option<PathBuf> {
+    let sam = repo_path("tools/.venv/bin/sam");
+    if sam.exists() {
+        Some(sam)
+    } else {
+        missing_tool("the SAM CLI (tools/.venv/bin/sam)");
+        None
+    }
+}
+
+/// The Docker bridge's gateway: where containers reach servers on this machine.
+fn docker_gateway() -> Option<String> {
+    let ready = std::process::Command::new("docker")
+        .args(["image", "inspect", BASE_IMAGE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let gateway = std::process::Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match gateway {
+        Some(gateway) if ready && !gateway.is_empty() => Some(gateway),
+        _ => {
+            missing_tool(&format!(
+                "a Docker engine with {BASE_IMAGE} (bash tools/docker-lambda start)"
+            ));
+            None
+        }
+    }
+}
+
+/// SAM as a user runs it, with the pinned tools (cargo-lambda) on the PATH. Region and
+/// credentials come from this environment, as SAM takes them from the host's. One attempt for
+/// SAM's own AWS calls: with no AWS reachable, its account lookup would retry for 10 seconds.
+fn sam(args: &[&str]) -> Command {
+    let mut command = Command::new(repo_path("tools/.venv/bin/sam"));
+    let path = format!(
+        "{}:{}",
+        repo_path("tools/.venv/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    command
+        .args(args)
+        .current_dir(repo_path(""))
+        .env("PATH", path)
+        .env("SAM_CLI_TELEMETRY", "0")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+async fn run(mut command: Command, within: Duration) -> (bool, String, String) {
+    let output = tokio::time::timeout(within, command.output())
+        .await
+        .expect("sam did not finish in time")
+        .expect("run sam");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn elf_machine(path: &Path) -> u16 {
+    let bytes = std::fs::read(path).expect("the built bootstrap");
+    assert_eq!(
+        &bytes[..4],
+        b"\x7fELF",
+        "{} is not an ELF file",
+        path.display()
+    );
+    u16::from_le_bytes([bytes[18], bytes[19]])
+}
+
+/// `sam build --config-env local`, once for all tests (it reuses cargo-lambda's build).
+async fn built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    if BUILT.get().is_some() {
+        return;
+    }
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _guard = LOCK.lock().await;
+    if BUILT.get().is_some() {
+        return;
+    }
+    let (ok, out, err) = run(
+        sam(&["build", "--config-env", "local"]),
+        Duration::from_secs(1200),
+    )
+    .await;
+    assert!(ok, "sam build failed:\n{out}\n{err}");
+    let bootstrap = repo_path(".aws-sam/build/ArchiverFunction/bootstrap");
+    assert_eq!(
+        elf_machine(&bootstrap),
+        EM_X86_64,
+        "sam build honours Architecture=x86_64"
+    );
+    BUILT.set(()).unwrap();
+}
+
+/// What `sam local invoke` answered, and what it printed besides.
+struct Invocation {
+    response: Value,
+    logs: String,
+}
+
+/// Invokes `event` with `sam local invoke --config-env local`, writing to a fresh dynalite table
+/// of key `key`; returns the invocation and the archive.
+async fn invoke(
+    event: &str,
+    key: &[(&str, &str)],
+) -> Option<(Invocation, Vec<support::items::Item>)> {
+    sam_binary()?;
+    let gateway = docker_gateway()?;
+    let db = Dynalite::start_on(&gateway)?;
+    let admin = admin_client(&db.endpoint).await;
+    create_table(&admin, "archive", key).await;
+    built().await;
+
+    // As in local-env.json; samconfig.toml's `local` environment maps host.docker.internal
+    // to the bridge gateway, where dynalite listens.
+    let port = db.endpoint.rsplit(':').next().unwrap();
+    let env_file = std::env::temp_dir().join(format!("ttl-archiver-env-{port}.json"));
+    let env = json!({"ArchiverFunction": {
+        "TABLE_NAME": "archive",
+        "AWS_ENDPOINT_URL_DYNAMODB": format!("http://host.docker.internal:{port}"),
+    }});
+    std::fs::write(&env_file, env.to_string()).unwrap();
+
+    let event_path = format!("events/{event}");
+    let (ok, out, err) = run(
+        sam(&[
+            "local",
+            "invoke",
+            "ArchiverFunction",
+            "--config-env",
+            "local",
+            "-e",
+            &event_path,
+            "--env-vars",
+            env_file.to_str().unwrap(),
+        ]),
+        Duration::from_secs(300),
+    )
+    .await;
+    let _ = std::fs::remove_file(&env_file);
+    assert!(ok, "sam local invoke failed:\n{out}\n{err}");
+    let answer = out
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let response = serde_json::from_str(answer)
+        .unwrap_or_else(|e| panic!("not a JSON answer ({e}):\n{out}\n{err}"));
+    let archive = scan_all(&admin, "archive").await;
+    Some((
+        Invocation {
+            response,
+            logs: err,
+        },
+        archive,
+    ))
+}
+
+fn expected_response(failed: &[String]) -> Value {
+    json!({ "batchItemFailures": failed.iter().map(|s| json!({"itemIdentifier": s})).collect::<Vec<_>>() })
+}
+
+fn assert_clean_logs(invocation: &Invocation) {
+    let logs = &invocation.logs;
+    assert!(logs.contains("batch processed"), "{logs}");
+    assert!(
+        !logs.contains("IncompleteMessage") && !logs.contains("Error: "),
+        "the function ends quietly when the emulator stops it:\n{logs}"
+    );
+}
+
+/// The template's defaults: TTL_ATTRIBUTE=ExpirationTime, whole images.
+fn template_defaults() -> Expectation {
+    Expectation {
+        ttl_attribute: Some("ExpirationTime".into()),
+        ..Default::default()
+    }
+}
+
+async fn check(event: &str, key: &[(&str, &str)]) {
+    let Some((invocation, archive)) = invoke(event, key).await else {
+        return;
+    };
+    let want = expected(&read_event(event), &template_defaults());
+    assert_eq!(
+        invocation.response,
+        expected_response(&want.failed),
+        "{}",
+        invocation.logs
+    );
+    let key_names: Vec<&str> = key.iter().map(|(n, _)| *n).collect();
+    assert_archive_matches(&archive, &want.items, &key_names, None);
+    assert_clean_logs(&invocation);
+}
+
+#[tokio::test]
+async fn sam_local_invoke_ttl_remove() {
+    check("ttl-remove.json", &[("PK", "S")]).await;
+}
+
+#[tokio::test]
+async fn sam_local_invoke_mixed() {
+    check("mixed.json", &[("PK", "S")]).await;
+}
+
+#[tokio::test]
+async fn sam_local_invoke_composite_key() {
+    check("composite-key.json", &[("tenant", "S"), ("ts", "N")]).await;
+}
+
+#[tokio::test]
+async fn sam_local_invoke_no_old_image() {
+    check("no-old-image.json", &[("PK", "S")]).await;
+}
+
+#[tokio::test]
+async fn sam_local_invoke_all_types() {
+    check("all-types.json", &[("id", "S")]).await;
+}
+
+#[tokio::test]
+async fn sam_local_invoke_malformed_record() {
+    let Some((invocation, archive)) = invoke("malformed-record.json", &[("PK", "S")]).await else {
+        return;
+    };
+    assert_eq!(
+        invocation.response,
+        expected_response(&["1000000000000000000200".into()]),
+        "{}",
+        invocation.logs
+    );
+    assert_eq!(archive.len(), 2);
+    assert_clean_logs(&invocation);
+}
+
+#[test]
+fn every_sample_event_is_invoked_here() {
+    let tested = [
+        "ttl-remove.json",
+        "mixed.json",
+        "composite-key.json",
+        "no-old-image.json",
+        "all-types.json",
+        "malformed-record.json",
+    ];
+    let mut files: Vec<String> = std::fs::read_dir(repo_path("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut tested: Vec<String> = tested.map(String::from).to_vec();
+    tested.sort();
+    assert_eq!(
+        files, tested,
+        "a new event file needs its sam local invoke test"
+    );
+}
