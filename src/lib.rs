@@ -11,7 +11,9 @@ pub mod key;
 pub mod logging;
 pub mod metrics;
 pub mod plan;
+pub mod preflight;
 pub mod project;
+pub mod redact;
 pub mod runtime_api;
 pub mod select;
 pub mod version;
@@ -22,6 +24,8 @@ pub use handler::{function_handler, Archiver, BatchOutcome};
 pub use plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
 pub use writer::{ArchiveWriter, RetryPolicy, WriteError};
 
+use aws_lambda_events::event::dynamodb::EventRecord;
+
 /// Why one selected record cannot be archived. Messages never carry attribute values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
@@ -31,10 +35,14 @@ pub enum RecordError {
     NoKeys,
     #[error("key attribute {attribute} is not a string, number or binary")]
     InvalidKey { attribute: String },
-    #[error(
-        "the record is not a valid DynamoDB stream record ({category} error at column {column})"
-    )]
-    Malformed { category: String, column: usize },
+    /// `path` names where decoding failed (`dynamodb.OldImage.avatar.B`): attribute names,
+    /// never values.
+    #[error("the record is not a valid DynamoDB stream record: {category} error at {path} (column {column})")]
+    Malformed {
+        category: String,
+        path: String,
+        column: usize,
+    },
     #[error("the SequenceNumber is not 1 to 40 decimal digits")]
     InvalidSequenceNumber,
     #[error("the item already has an attribute {attribute}, which {variable} would replace; set {variable} to a name the items do not use")]
@@ -45,11 +53,41 @@ pub enum RecordError {
 }
 
 impl RecordError {
-    /// Describes a deserialisation failure by position only: serde's messages quote values.
-    pub fn malformed(err: &serde_json::Error) -> Self {
+    /// Describes why `raw`, a record that failed to deserialise, is malformed: where (the path
+    /// of the field or attribute) and what kind of error, never serde's message, which quotes
+    /// values. Decodes `raw` again to find the path; only records that failed pay for it.
+    pub fn malformed(raw: &str) -> Self {
+        let mut json = serde_json::Deserializer::from_str(raw);
+        let err = match serde_path_to_error::deserialize::<_, EventRecord>(&mut json) {
+            Ok(_) => {
+                return RecordError::Malformed {
+                    category: "unknown".into(),
+                    path: "an unknown place".into(),
+                    column: 0,
+                }
+            }
+            Err(err) => err,
+        };
+        let path = err.path().to_string();
+        let inner = err.into_inner();
         RecordError::Malformed {
-            category: format!("{:?}", err.classify()).to_lowercase(),
-            column: err.column(),
+            category: format!("{:?}", inner.classify()).to_lowercase(),
+            path,
+            column: inner.column(),
         }
     }
+}
+
+/// `err` and its causes, outermost first, each said once ("dispatch failure: io error: ...").
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = Some(err);
+    while let Some(current) = cause {
+        let text = current.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        cause = current.source();
+    }
+    parts.join(": ")
 }

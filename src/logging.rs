@@ -37,11 +37,26 @@ pub fn requested_level(aws_lambda_log_level: Option<&str>, rust_log: Option<&str
 
 /// The filter for `level`: this crate at `level`, everything else at most at DEBUG.
 pub fn filter(level: LevelFilter) -> EnvFilter {
-    let mut directives = level.min(DEPENDENCY_CEILING).to_string();
+    filter_with(level, level.min(DEPENDENCY_CEILING))
+}
+
+/// This crate at `level`, dependencies at `dependencies` (never above the ceiling).
+fn filter_with(level: LevelFilter, dependencies: LevelFilter) -> EnvFilter {
+    let mut directives = dependencies.min(DEPENDENCY_CEILING).to_string();
     for target in OWN_TARGETS {
         directives.push_str(&format!(",{target}={level}"));
     }
     EnvFilter::builder().parse_lossy(directives)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn requested() -> Option<LevelFilter> {
+    let (lambda, rust) = (env("AWS_LAMBDA_LOG_LEVEL"), env("RUST_LOG"));
+    (lambda.is_some() || rust.is_some())
+        .then(|| requested_level(lambda.as_deref(), rust.as_deref()))
 }
 
 /// Installs the subscriber, writing to `writer`: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is
@@ -50,16 +65,32 @@ pub fn init<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let env = |name| std::env::var(name).ok();
-    let level = requested_level(
-        env("AWS_LAMBDA_LOG_LEVEL").as_deref(),
-        env("RUST_LOG").as_deref(),
-    );
+    install(writer, filter(requested().unwrap_or(LevelFilter::INFO)));
+}
+
+/// For command-line tools: like [`init`], except that unless a level is asked for, dependencies
+/// log only errors (their warnings, the credential chain trying instance metadata say, are
+/// noise in a terminal; the tool reports what went wrong itself).
+pub fn init_command_line<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = match requested() {
+        Some(level) => filter(level),
+        None => filter_with(LevelFilter::INFO, LevelFilter::ERROR),
+    };
+    install(writer, filter);
+}
+
+fn install<W>(writer: W, filter: EnvFilter)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let json = env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let subscriber = lambda_runtime::tracing::subscriber::fmt()
         .with_target(false)
         .without_time()
-        .with_env_filter(filter(level))
+        .with_env_filter(filter)
         .with_writer(writer);
     if json {
         subscriber.json().init();

@@ -57,13 +57,13 @@ pub fn plan_batch(
     for (index, raw) in batch.records.iter().enumerate() {
         let record: EventRecord = match serde_json::from_str(raw.get()) {
             Ok(record) => record,
-            Err(err) => {
+            Err(_) => {
                 match probe_malformed(raw) {
                     Probe::NotTtl => plan.skipped += 1,
                     Probe::MaybeTtl(Some(seq)) => {
                         plan.selected += 1;
                         plan.failed
-                            .push((seq, RecordError::malformed(&err).to_string()));
+                            .push((seq, RecordError::malformed(raw.get()).to_string()));
                     }
                     Probe::MaybeTtl(None) => return Err(BatchError::Unidentifiable { index }),
                 }
@@ -171,5 +171,33 @@ mod tests {
             probe(&format!(r#"{{"eventName":"REMOVE","userIdentity":{TTL}}}"#)),
             Some(None)
         );
+    }
+}
+
+#[cfg(test)]
+mod malformed_tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_record_is_reported_with_the_path_that_failed() {
+        let event = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/events/malformed-record.json"
+        ))
+        .unwrap();
+        let plan = plan_batch(
+            &Projection::default(),
+            StreamBatch::from_json(&event).unwrap(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(plan.failed.len(), 1);
+        let (seq, why) = &plan.failed[0];
+        assert_eq!(seq, "1000000000000000000200");
+        assert_eq!(
+            why,
+            "the record is not a valid DynamoDB stream record: data error at dynamodb.OldImage.Avatar (column 11)"
+        );
+        assert!(!why.contains("base64!!"), "no value quoted: {why}");
     }
 }

@@ -16,20 +16,31 @@ use tokio::time::{sleep, timeout_at, Instant};
 
 use crate::batch::WriteGroup;
 use crate::key::ItemKey;
+use crate::redact;
 
 /// Why a record was not written. Messages never carry attribute values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
-    /// DynamoDB refused the request for a reason that retrying will not change.
-    #[error("DynamoDB rejected the write ({code})")]
+    /// DynamoDB refused the request for a reason that retrying will not change. `message` is
+    /// DynamoDB's own, with any value it quotes withheld (see `redact`).
+    #[error("DynamoDB rejected the write ({code}{})", with_colon(.message))]
     Rejected { code: String, message: String },
-    /// Transient failures went on until no retry could finish before the deadline.
-    #[error("stopped retrying before the invocation deadline; last failure: {last}")]
+    /// Transient failures went on until no retry could finish before the deadline (the
+    /// invocation's, in the function; `--timeout`, in the redrive).
+    #[error("gave up at the deadline; last failure: {last}")]
     DeadlineReached { last: String },
     #[error("gave up after {attempts} attempts; last failure: {last}")]
     RetriesExhausted { attempts: u32, last: String },
     #[error("the write task failed unexpectedly")]
     Internal,
+}
+
+fn with_colon(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
 }
 
 /// Exponential backoff with full jitter, as AWS recommends for UnprocessedItems and throttling.
@@ -429,12 +440,19 @@ fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure
             if status >= 500 || RETRYABLE_CODES.contains(&code.as_str()) {
                 Failure::Transient(format!("{code} (HTTP {status})"))
             } else {
-                let message = error.message().unwrap_or_default().to_owned();
+                let message = redact::dynamodb_message(error.message().unwrap_or_default());
                 Failure::Permanent(WriteError::Rejected { code, message })
             }
         }
         SdkError::TimeoutError(_) => Failure::Transient("request timed out".into()),
-        SdkError::DispatchFailure(_) => Failure::Transient("connection failed".into()),
+        // Transport errors carry no item contents; their causes (DNS, refused, TLS,
+        // credentials) are what an operator needs.
+        SdkError::DispatchFailure(failure) => Failure::Transient(format!(
+            "connection failed: {}",
+            failure
+                .as_connector_error()
+                .map_or_else(|| "no cause given".to_owned(), |e| crate::error_chain(e))
+        )),
         SdkError::ResponseError(_) => Failure::Transient("unreadable response".into()),
         SdkError::ConstructionFailure(_) => Failure::Permanent(WriteError::Rejected {
             code: "ConstructionFailure".into(),

@@ -5,8 +5,9 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde_json::json;
 use support::dynalite::{admin_client, archive_client, create_table, scan_all, Dynalite};
-use support::items::{assert_archive_matches, expected, Expectation};
+use support::items::{assert_archive_matches, expected, keyed_event, Expectation};
 use support::{config, read_event};
 use tokio::time::Instant;
 use ttl_archiver::{Archiver, BatchOutcome, StreamBatch};
@@ -157,4 +158,55 @@ async fn a_malformed_record_fails_alone() {
     assert_eq!(outcome.failed[0].0, "1000000000000000000200");
     assert_eq!(outcome.archived, 2);
     assert_eq!(archive.len(), 2);
+}
+
+/// Archives `event` into a table of key `key` with the real SDK client; the outcome.
+async fn outcome_of(db: &Dynalite, event: &str, key: &[(&str, &str)]) -> BatchOutcome {
+    let admin = admin_client(&db.endpoint).await;
+    create_table(&admin, "archive", key).await;
+    let archiver = Archiver::new(&config(&[]), archive_client(&db.endpoint).await);
+    archiver
+        .process(
+            StreamBatch::from_json(event).unwrap(),
+            Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_rejected_write_keeps_dynamodbs_reason() {
+    let Some(db) = Dynalite::start() else { return };
+    // all-types.json's key is `id`: a table keyed on PK rejects it.
+    let outcome = outcome_of(&db, &read_event("all-types.json"), &[("PK", "S")]).await;
+    let (_, why) = &outcome.failed[0];
+    assert!(
+        why.contains("ValidationException: The provided key element does not match the schema"),
+        "DynamoDB's own words: {why}"
+    );
+}
+
+#[tokio::test]
+async fn reasons_that_would_quote_values_withhold_them() {
+    let Some(db) = Dynalite::start() else { return };
+    let keys = [json!({"PK": {"S": "a"}}), json!({"PK": {"S": "b"}})];
+    let event = keyed_event(&keys, |i| match i {
+        0 => json!({"tags": {"SS": ["secret-member", "secret-member"]}}),
+        _ => json!({"count": {"N": "12secret"}}),
+    });
+    let outcome = outcome_of(&db, &event, &[("PK", "S")]).await;
+    assert_eq!(outcome.failed.len(), 2, "{:?}", outcome.failed);
+    for (_, why) in &outcome.failed {
+        assert!(!why.contains("secret"), "a value is quoted: {why}");
+        assert!(why.contains("(value withheld)"), "{why}");
+    }
+    let reasons: Vec<&str> = outcome.failed.iter().map(|(_, why)| why.as_str()).collect();
+    assert!(
+        reasons.iter().any(|w| w.contains("contains duplicates")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|w| w.contains("numeric value")),
+        "{reasons:?}"
+    );
 }

@@ -404,6 +404,10 @@ async fn a_malformed_record_fails_alone() {
     let why = &outcome.failed[0].1;
     assert!(why.contains("not a valid DynamoDB stream record"), "{why}");
     assert!(
+        why.contains("at dynamodb.OldImage.Avatar"),
+        "the reason names the attribute: {why}"
+    );
+    assert!(
         !why.contains("not base64"),
         "the reason must not quote the record: {why}"
     );

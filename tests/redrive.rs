@@ -348,7 +348,7 @@ async fn a_redrive_never_puts_an_older_version_over_a_newer_one() {
     let (out, archived) = replay_after_live(&servers, true).await;
     assert!(
         out.contains(
-            "replayed: 1 archived (1 already newer in the archive), 0 skipped, 0 failed; moved to"
+            "replayed: 1 archived (1 already in the archive at this or a newer version), 0 skipped, 0 failed; moved to"
         ),
         "{out}"
     );
@@ -416,4 +416,80 @@ fn a_timeout_beyond_a_day_is_refused() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--timeout"));
+}
+
+/// The redrive with only `env` (and TABLE_NAME), on a file; returns status, stdout, stderr, time.
+fn redrive_with(
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<i32>, String, String, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-redrive"))
+        .args(args)
+        .env_clear()
+        .env("TABLE_NAME", "archive")
+        .env("HOME", std::env::temp_dir())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn without_a_region_or_credentials_it_fails_at_once_saying_what_is_missing() {
+    let file = repo_path("events/ttl-remove.json");
+    let file = file.to_str().unwrap();
+    let (code, _, err, took) = redrive_with(&[], &[file]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no AWS Region") && err.contains("AWS_REGION"),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+
+    let (code, _, err, took) = redrive_with(
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+        &[file],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no AWS credentials") && err.contains("AWS_ACCESS_KEY_ID"),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    assert!(!err.contains("WARN"), "no warnings from the SDK: {err}");
+}
+
+#[test]
+fn an_unreachable_dynamodb_is_named_with_its_cause_within_the_timeout() {
+    let file = repo_path("events/ttl-remove.json");
+    let closed = format!("http://127.0.0.1:{}", support::server::free_port());
+    let (code, out, err, took) = redrive_with(
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &closed),
+        ],
+        &["--timeout", "2", file.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
+    assert!(out.contains("connection failed: "), "{out}");
+    assert!(
+        out.to_lowercase().contains("connect"),
+        "the cause is named: {out}"
+    );
+    assert!(
+        !out.contains("invocation"),
+        "a command line has no invocation: {out}"
+    );
 }

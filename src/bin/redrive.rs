@@ -23,7 +23,7 @@ const USAGE: &str = "usage: ttl-archiver-redrive [--dry-run] [--delete] [--timeo
   SOURCE       s3://BUCKET[/PREFIX] (failed-batch objects) or a file (invocation record or stream event)
   --dry-run    list what would be archived; write nothing, move nothing
   --delete     delete an object once all its records are archived (default: move it under redriven/)
-  --timeout    seconds allowed per batch, retries included (default 300, at most 86400)
+  --timeout    the deadline for each object, in seconds, retries included (default 300, at most 86400)
 The archive settings come from the environment, as for the function: TABLE_NAME, TTL_ATTRIBUTE,
 ATTRIBUTES, ARCHIVED_AT_ATTRIBUTE, MAX_CONCURRENCY.";
 
@@ -157,7 +157,7 @@ impl Redrive {
                 totals.failed += outcome.failed.len();
                 let newer = match outcome.newer_kept {
                     0 => String::new(),
-                    n => format!(" ({n} already newer in the archive)"),
+                    n => format!(" ({n} already in the archive at this or a newer version)"),
                 };
                 let summary = format!(
                     "{name}: {} archived{newer}, {} skipped, {} failed",
@@ -285,15 +285,8 @@ async fn mark_done(
     Ok(note)
 }
 
-fn error_text<E: std::error::Error>(err: &E) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+fn error_text<E: std::error::Error + 'static>(err: &E) -> String {
+    ttl_archiver::error_chain(err)
 }
 
 #[tokio::main]
@@ -308,7 +301,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    ttl_archiver::logging::init(std::io::stderr);
+    ttl_archiver::logging::init_command_line(std::io::stderr);
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -320,6 +313,10 @@ async fn main() -> ExitCode {
         .http_client(https_client())
         .load()
         .await;
+    if let Err(err) = ttl_archiver::preflight::check(&sdk_config).await {
+        eprintln!("ttl-archiver-redrive: {err}");
+        return ExitCode::from(2);
+    }
     // A local S3 (an endpoint URL) serves buckets by path, not by host name.
     let path_style = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
         || std::env::var_os("AWS_ENDPOINT_URL").is_some();
