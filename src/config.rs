@@ -21,14 +21,21 @@ pub const MIN_DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 /// may set them (SAM drops variables the template does not declare). Empty means unset.
 pub const DECLARED_EMPTY: &[&str] = &["AWS_ENDPOINT_URL_DYNAMODB"];
 
-/// Removes the [`DECLARED_EMPTY`] variables that are set but blank, so that the AWS SDK sees
-/// them exactly as unset (it would take an empty endpoint URL as the endpoint). Call it first
-/// thing in `main`, before any other thread exists: changing the environment is only sound then.
-pub fn unset_blank_declared_variables() {
+/// Prepares the process environment for the SDK and the runtime. Call it first thing in
+/// `main`, before any other thread exists: changing the environment is only sound then.
+/// - The [`DECLARED_EMPTY`] variables that are set but blank are removed, so that the AWS SDK
+///   sees them exactly as unset (it would take an empty endpoint URL as the endpoint).
+/// - `AWS_LAMBDA_MAX_CONCURRENCY=1` (set by `cargo lambda watch`) is removed: it asks for one
+///   invocation at a time, which is what this runtime does, and lambda_runtime would otherwise
+///   warn that its concurrent mode is not built in. Other values stay, and so does the warning.
+pub fn normalize_environment() {
     for name in DECLARED_EMPTY {
         if std::env::var(name).is_ok_and(|value| value.trim().is_empty()) {
             std::env::remove_var(name);
         }
+    }
+    if std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").is_ok_and(|value| value.trim() == "1") {
+        std::env::remove_var("AWS_LAMBDA_MAX_CONCURRENCY");
     }
 }
 

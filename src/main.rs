@@ -1,13 +1,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
-use ttl_archiver::config::unset_blank_declared_variables;
+use ttl_archiver::config::normalize_environment;
 use ttl_archiver::writer::{dynamodb_client, https_client};
 use ttl_archiver::{function_handler, logging, runtime_api, Archiver, Config, StreamBatch};
 
 fn main() -> Result<(), Error> {
     // Before the runtime starts threads: this edits the process environment.
-    unset_blank_declared_variables();
+    normalize_environment();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -481,3 +481,18 @@ async fn an_empty_endpoint_variable_behaves_exactly_as_an_unset_one() {
         );
     }
 }
+
+#[tokio::test]
+async fn cargo_lambda_watchs_concurrency_of_one_is_taken_without_a_warning() {
+    let Some(setup) = setup(&[("PK", "S")]).await else {
+        return;
+    };
+    let function = setup.start(&setup.db.endpoint, &[("AWS_LAMBDA_MAX_CONCURRENCY", "1")]);
+    let outcome = setup
+        .api
+        .invoke(&read_event("ttl-remove.json"), Duration::from_secs(10))
+        .await;
+    assert_eq!(outcome, Outcome::Response(expected_response(&[])));
+    let logs = function.logs();
+    assert!(!logs.contains("WARN"), "{logs}");
+}

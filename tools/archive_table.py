@@ -1,12 +1,20 @@
-"""Creates the demo's archive table and prints what it holds, against a local endpoint.
+"""Creates a local archive table and prints what it holds (dynalite or any DynamoDB endpoint).
 
-Usage: archive_table.py create|show ENDPOINT TABLE
+  python3 tools/archive_table.py create ENDPOINT TABLE [--key NAME:TYPE ...] [--like EVENT_FILE]
+  python3 tools/archive_table.py show ENDPOINT TABLE
+
+The key is PK:S unless given: with --key (partition key first, then the sort key), or --like an
+event file, whose first record's Keys name the key (in the order they appear there). Items print
+one per line, sorted by key, attributes sorted, numbers as the decimal strings DynamoDB keeps.
 """
+import argparse
 import json
 import sys
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+TYPES = ("S", "N", "B")
 
 
 def client(endpoint):
@@ -19,39 +27,92 @@ def client(endpoint):
     )
 
 
-def create(db, table):
+def key_type(text):
+    name, _, kind = text.rpartition(":")
+    if not name or kind not in TYPES:
+        raise argparse.ArgumentTypeError(f"expected NAME:TYPE with TYPE one of S, N, B, got {text!r}")
+    return name, kind
+
+
+def key_of_event(path):
+    with open(path, encoding="utf-8") as file:
+        event = json.load(file)
+    keys = event["Records"][0]["dynamodb"]["Keys"]
+    return [(name, next(iter(value))) for name, value in keys.items()]
+
+
+def create(db, table, key):
+    roles = ("HASH", "RANGE")
     db.create_table(
         TableName=table,
-        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in key],
+        KeySchema=[{"AttributeName": n, "KeyType": role} for (n, _), role in zip(key, roles)],
         BillingMode="PAY_PER_REQUEST",
         TableClass="STANDARD_INFREQUENT_ACCESS",
     )
     db.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
-    print(f"created archive table {table} (Standard-IA, key PK)")
+    described = ", ".join(f"{n} ({t})" for n, t in key)
+    print(f"created archive table {table} (Standard-IA, key {described})")
 
 
 def plain(value):
     """DynamoDB JSON to readable JSON; numbers keep their decimal strings."""
     kind, inner = next(iter(value.items()))
-    if kind == "N":
-        return inner
     if kind == "M":
         return {k: plain(v) for k, v in inner.items()}
     if kind == "L":
         return [plain(v) for v in inner]
     if kind in ("SS", "NS"):
         return sorted(inner)
-    return TypeDeserializer().deserialize(value) if kind != "B" else f"<{len(inner)} bytes>"
+    if kind == "B":
+        return f"<{len(inner)} bytes>"
+    if kind == "BS":
+        return sorted(f"<{len(b)} bytes>" for b in inner)
+    if kind == "NULL":
+        return None
+    return inner  # S, N (a string), BOOL
 
 
 def show(db, table):
-    items = db.scan(TableName=table, ConsistentRead=True)["Items"]
+    key = [k["AttributeName"] for k in db.describe_table(TableName=table)["Table"]["KeySchema"]]
+    items, start = [], {}
+    while True:
+        page = db.scan(TableName=table, ConsistentRead=True, **start)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            break
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    items.sort(key=lambda item: [json.dumps(item[name], sort_keys=True) for name in key])
     print(f"{len(items)} item(s) in archive table {table}:")
-    for item in sorted(items, key=lambda i: i["PK"]["S"]):
-        print("  " + json.dumps({k: plain(v) for k, v in sorted(item.items())}, ensure_ascii=False))
+    for item in items:
+        readable = {name: plain(value) for name, value in item.items()}
+        print("  " + json.dumps(readable, ensure_ascii=False, sort_keys=True))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    made = commands.add_parser("create", help="create an on-demand Standard-IA table")
+    made.add_argument("endpoint", help="e.g. http://127.0.0.1:8000")
+    made.add_argument("table")
+    made.add_argument("--key", type=key_type, action="append", help="NAME:TYPE, partition key first")
+    made.add_argument("--like", metavar="EVENT_FILE", help="take the key from this event's Keys")
+    shown = commands.add_parser("show", help="print every item, sorted by key")
+    shown.add_argument("endpoint")
+    shown.add_argument("table")
+    args = parser.parse_args()
+    db = client(args.endpoint)
+    try:
+        if args.command == "create":
+            key = args.key or (key_of_event(args.like) if args.like else [("PK", "S")])
+            if len(key) > 2:
+                parser.error("a DynamoDB key has one or two attributes")
+            create(db, args.table, key)
+        else:
+            show(db, args.table)
+    except (ClientError, BotoCoreError, OSError, KeyError, ValueError) as err:
+        sys.exit(f"archive_table.py {args.command}: {err}")
 
 
 if __name__ == "__main__":
-    command, endpoint, table = sys.argv[1:4]
-    {"create": create, "show": show}[command](client(endpoint), table)
+    main()
