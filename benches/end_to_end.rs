@@ -1,12 +1,15 @@
 //! The release binary as a Lambda custom runtime, invoked through a Runtime API, writing to a
 //! local endpoint that answers every BatchWriteItem after a fixed delay (a model of DynamoDB's
 //! round trip with no server cost). Reports init time, warm invocation time, requests, peak RSS
-//! and CPU time per batch for the two benchmark batches.
+//! and CPU time per batch for the two benchmark batches: on a whole core, then on the CPU share
+//! Lambda gives each memory size (`--lambda-mb`), with the cost per million archived items.
 //!
-//! `cargo build --release && cargo bench --bench end_to_end` (or `bash tools/bench`).
+//! `bash tools/bench`, or with a built binary in TTL_ARCHIVER_BIN:
+//! `cargo bench --bench end_to_end -- --lambda-mb 128,256,512,1024,1769`.
 //! `RTT_MS` sets the delay (default 8), `RUNS` the warm invocations per batch (default 20).
 
 mod common;
+mod cpu_share;
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
 
@@ -16,6 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use clap::Parser;
+use cpu_share::CpuShare;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::Response;
@@ -75,17 +80,27 @@ fn proc_status_kb(pid: u32, field: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// User plus system CPU time of a process, from /proc (clock ticks of 10 ms).
+/// CPU time of a process's live threads, from each thread's `se.sum_exec_runtime` in
+/// /proc/PID/task/TID/sched (milliseconds with nanosecond digits; /proc/PID/stat counts 10 ms
+/// ticks, too coarse for batches of a few milliseconds).
 fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
+    let mut total = Duration::ZERO;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
+        .flatten()
+    {
+        let Ok(sched) = std::fs::read_to_string(task.path().join("sched")) else {
+            continue;
+        };
+        let ms = sched
+            .lines()
+            .find(|l| l.starts_with("se.sum_exec_runtime"))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        total += Duration::from_secs_f64(ms / 1000.0);
+    }
+    total
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -97,17 +112,34 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Lambda's prices for arm64 in US East (N. Virginia), first tier, as published on
+/// https://aws.amazon.com/lambda/pricing/ (read 2026-11-25).
+const ARM64_PRICE_PER_GB_SECOND: f64 = 0.000_013_333_4;
+const PRICE_PER_REQUEST: f64 = 0.20 / 1_000_000.0;
+
+#[derive(Parser)]
+struct Args {
+    /// Memory sizes (MB) whose CPU share to run the function under, e.g. 128,256,512,1024,1769
+    #[arg(long, value_delimiter = ',')]
+    lambda_mb: Vec<u32>,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
 /// Process start to the first poll of the Runtime API, for a fresh process.
-async fn init_time(binary: &std::path::Path, endpoint: &str) -> Duration {
+async fn init_time(binary: &std::path::Path, endpoint: &str, share: Option<&CpuShare>) -> Duration {
     let api = RuntimeApi::start().await;
     let started = Instant::now();
-    let _function = Function::start(
+    let procs = share.map(CpuShare::procs_file);
+    let _function = Function::start_in(
         binary,
         &api,
         &[
             ("TABLE_NAME", "archive"),
             ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
         ],
+        procs.as_deref(),
     );
     loop {
         if let Some(at) = api.first_poll() {
@@ -127,11 +159,18 @@ struct Figures {
     cpu: Duration,
 }
 
-async fn measure(binary: &std::path::Path, json: &str, runs: usize, rtt: Duration) -> Figures {
+async fn measure(
+    binary: &std::path::Path,
+    json: &str,
+    runs: usize,
+    rtt: Duration,
+    share: Option<&CpuShare>,
+) -> Figures {
     let requests = Arc::new(AtomicU64::new(0));
     let endpoint = fake_dynamodb(rtt, requests.clone()).await;
     let api = RuntimeApi::start().await;
-    let function = Function::start(
+    let procs = share.map(CpuShare::procs_file);
+    let function = Function::start_in(
         binary,
         &api,
         &[
@@ -139,6 +178,7 @@ async fn measure(binary: &std::path::Path, json: &str, runs: usize, rtt: Duratio
             ("TTL_ATTRIBUTE", "ExpirationTime"),
             ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint),
         ],
+        procs.as_deref(),
     );
     let pid = function.pid().unwrap();
     while api.first_poll().is_none() {
@@ -146,7 +186,7 @@ async fn measure(binary: &std::path::Path, json: &str, runs: usize, rtt: Duratio
     }
     let mut inits = Vec::new();
     for _ in 0..7 {
-        inits.push(init_time(binary, &endpoint).await);
+        inits.push(init_time(binary, &endpoint, share).await);
     }
     let init = median(inits);
 
@@ -186,6 +226,33 @@ async fn measure(binary: &std::path::Path, json: &str, runs: usize, rtt: Duratio
     }
 }
 
+/// Dollars per million archived items: a million over `records` invocations, each billed its
+/// duration (rounded up to the millisecond) at `mb`, plus the request.
+fn cost_per_million(warm: Duration, records: usize, mb: u32) -> f64 {
+    let invocations = 1_000_000.0 / records as f64;
+    let billed_seconds = (warm.as_secs_f64() * 1000.0).ceil() / 1000.0;
+    let gb = f64::from(mb) / 1024.0;
+    invocations * (billed_seconds * gb * ARM64_PRICE_PER_GB_SECOND + PRICE_PER_REQUEST)
+}
+
+/// One row of the power-tuning table: both batches under the share of `mb`.
+struct ShareRow {
+    mb: u32,
+    vcpu: f64,
+    thousand: Figures,
+    six_mb: Figures,
+}
+
+fn budget(name: &str, limit: &str, measured: Option<f64>, max: f64, unit: &str) {
+    match measured {
+        Some(v) => println!(
+            "| {name} | <= {limit} | {v:.1} {unit} | {} |",
+            if v <= max { "ok" } else { "OVER" }
+        ),
+        None => println!("| {name} | <= {limit} | not measured | |"),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     // `cargo test --all-targets` runs benches once as tests; measuring belongs to `cargo bench`.
@@ -193,6 +260,7 @@ async fn main() {
         println!("end_to_end: run with `cargo bench --bench end_to_end`");
         return;
     }
+    let args = Args::parse();
     let binary = Function::binary().unwrap();
     let rtt = Duration::from_millis(
         std::env::var("RTT_MS")
@@ -206,7 +274,8 @@ async fn main() {
         .unwrap_or(20);
     let size = std::fs::metadata(&binary).unwrap().len();
     println!(
-        "release binary: {:.1} MB ({} bytes)",
+        "release binary: {} ({:.1} MB, {} bytes)",
+        binary.display(),
         size as f64 / 1e6,
         size
     );
@@ -214,10 +283,12 @@ async fn main() {
         "fake DynamoDB round trip: {} ms; {runs} warm invocations per batch\n",
         rtt.as_millis()
     );
+    println!("Whole core:\n");
     println!("| batch | init (median of 7) | first invocation | warm (median) | warm (min) | requests | peak RSS | CPU per batch |");
     println!("|---|---|---|---|---|---|---|---|");
+    let mut whole = Vec::new();
     for (name, records, json) in common::batches() {
-        let f = measure(&binary, &json, runs, rtt).await;
+        let f = measure(&binary, &json, runs, rtt, None).await;
         assert_eq!(
             f.requests,
             records.div_ceil(25) as f64,
@@ -232,6 +303,110 @@ async fn main() {
             f.requests,
             f.peak_rss_kb as f64 / 1024.0,
             ms(f.cpu)
+        );
+        whole.push(f);
+    }
+
+    let mut rows = Vec::new();
+    if !args.lambda_mb.is_empty() {
+        println!("\nOn Lambda's CPU share (memory / 1,769 MB of a vCPU, cgroup quota, 20 ms period); cost per million archived items at arm64 prices (US East, first tier, read 2026-11-25: $0.0000133334 per GB-s, $0.20 per million requests), from the warm 1,000-record batch:\n");
+        println!("| memory | vCPU | init | 1,000 records, warm | 6 MB batch, warm | peak RSS (6 MB) | CPU per 1,000 records | cost per million items |");
+        println!("|---|---|---|---|---|---|---|---|");
+        let batches = common::batches();
+        for &mb in &args.lambda_mb {
+            let share = match CpuShare::create(mb) {
+                Ok(share) => share,
+                Err(why) => {
+                    println!("| {mb} MB | CPU share unavailable: {why} | | | | | | |");
+                    continue;
+                }
+            };
+            let thousand = measure(&binary, &batches[0].2, runs, rtt, Some(&share)).await;
+            let six_mb = measure(&binary, &batches[1].2, runs.min(10), rtt, Some(&share)).await;
+            println!(
+                "| {mb} MB | {:.3} | {} | {} | {} | {:.1} MB | {} | ${:.5} |",
+                share.vcpu,
+                ms(thousand.init),
+                ms(thousand.warm),
+                ms(six_mb.warm),
+                six_mb.peak_rss_kb as f64 / 1024.0,
+                ms(thousand.cpu),
+                cost_per_million(thousand.warm, 1000, mb)
+            );
+            rows.push(ShareRow {
+                mb,
+                vcpu: share.vcpu,
+                thousand,
+                six_mb,
+            });
+        }
+    }
+
+    let at_256 = rows.iter().find(|r| r.mb == 256);
+    let msf = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("\nBudgets (medians):\n");
+    println!("| figure | budget | measured | |");
+    println!("|---|---|---|---|");
+    budget(
+        "256 MB share: 1,000 records, warm",
+        "60 ms",
+        at_256.map(|r| msf(r.thousand.warm)),
+        60.0,
+        "ms",
+    );
+    budget(
+        "256 MB share: 6 MB batch",
+        "400 ms",
+        at_256.map(|r| msf(r.six_mb.warm)),
+        400.0,
+        "ms",
+    );
+    budget(
+        "256 MB share: init",
+        "30 ms",
+        at_256.map(|r| msf(r.thousand.init)),
+        30.0,
+        "ms",
+    );
+    budget(
+        "whole core: CPU per warm 1,000-record batch",
+        "8 ms",
+        Some(msf(whole[0].cpu)),
+        8.0,
+        "ms",
+    );
+    budget(
+        "whole core: 1,000 records, warm",
+        "32 ms",
+        Some(msf(whole[0].warm)),
+        32.0,
+        "ms",
+    );
+    budget(
+        "peak RSS, 1,000 records",
+        "20 MB",
+        Some(whole[0].peak_rss_kb as f64 / 1024.0),
+        20.0,
+        "MB",
+    );
+    budget(
+        "peak RSS, 6 MB batch",
+        "64 MB",
+        Some(whole[1].peak_rss_kb as f64 / 1024.0),
+        64.0,
+        "MB",
+    );
+    budget("release binary", "8 MB", Some(size as f64 / 1e6), 8.0, "MB");
+    if let Some(cheapest) = rows.iter().min_by(|a, b| {
+        cost_per_million(a.thousand.warm, 1000, a.mb).total_cmp(&cost_per_million(
+            b.thousand.warm,
+            1000,
+            b.mb,
+        ))
+    }) {
+        println!(
+            "\ncheapest per archived item here: {} MB ({:.3} vCPU)",
+            cheapest.mb, cheapest.vcpu
         );
     }
 }

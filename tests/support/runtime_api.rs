@@ -236,7 +236,28 @@ impl Function {
     }
 
     pub fn start(binary: &std::path::Path, api: &RuntimeApi, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(binary);
+        Self::start_in(binary, api, env, None)
+    }
+
+    /// Like [`Function::start`]; with `cgroup_procs`, the process first moves itself into that
+    /// cgroup (its `cgroup.procs` file), so that it runs, init included, under its limits.
+    pub fn start_in(
+        binary: &std::path::Path,
+        api: &RuntimeApi,
+        env: &[(&str, &str)],
+        cgroup_procs: Option<&std::path::Path>,
+    ) -> Self {
+        let mut command = match cgroup_procs {
+            None => Command::new(binary),
+            Some(procs) => {
+                let mut sh = Command::new("/bin/sh");
+                sh.arg("-c")
+                    .arg(r#"echo $$ > "$0" && exec "$@""#)
+                    .arg(procs)
+                    .arg(binary);
+                sh
+            }
+        };
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", &api.address)
