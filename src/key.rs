@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_dynamo::AttributeValue as StreamValue;
 
 use crate::RecordError;
 
@@ -22,12 +21,12 @@ enum Part<'a> {
 
 impl ItemKey {
     /// The key from a stream record's `Keys`; key attributes can only be S, N or B.
-    pub fn of_stream_keys(keys: &HashMap<String, StreamValue>) -> Result<Self, RecordError> {
+    pub fn of_keys(keys: &HashMap<String, AttributeValue>) -> Result<Self, RecordError> {
         Self::build(keys.iter().map(|(name, value)| {
             let part = match value {
-                StreamValue::S(s) => Part::S(s),
-                StreamValue::N(n) => Part::N(n),
-                StreamValue::B(b) => Part::B(b),
+                AttributeValue::S(s) => Part::S(s),
+                AttributeValue::N(n) => Part::N(n),
+                AttributeValue::B(b) => Part::B(b.as_ref()),
                 _ => {
                     return Err(RecordError::InvalidKey {
                         attribute: name.clone(),
@@ -88,7 +87,7 @@ impl ItemKey {
 mod tests {
     use super::*;
 
-    fn stream_keys(pairs: &[(&str, StreamValue)]) -> HashMap<String, StreamValue> {
+    fn stream_keys(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
         pairs
             .iter()
             .map(|(n, v)| (n.to_string(), v.clone()))
@@ -96,10 +95,10 @@ mod tests {
     }
 
     #[test]
-    fn stream_and_sdk_forms_of_one_key_are_equal() {
-        let key = ItemKey::of_stream_keys(&stream_keys(&[
-            ("pk", StreamValue::S("a".into())),
-            ("sk", StreamValue::N("1".into())),
+    fn keys_and_items_holding_one_key_are_equal() {
+        let key = ItemKey::of_keys(&stream_keys(&[
+            ("pk", AttributeValue::S("a".into())),
+            ("sk", AttributeValue::N("1".into())),
         ]))
         .unwrap();
         let item: HashMap<String, AttributeValue> = [
@@ -114,24 +113,23 @@ mod tests {
 
     #[test]
     fn values_are_not_confused_across_attributes_or_types() {
-        let ab_c = ItemKey::of_stream_keys(&stream_keys(&[
-            ("a", StreamValue::S("ab".into())),
-            ("b", StreamValue::S("c".into())),
+        let ab_c = ItemKey::of_keys(&stream_keys(&[
+            ("a", AttributeValue::S("ab".into())),
+            ("b", AttributeValue::S("c".into())),
         ]));
-        let a_bc = ItemKey::of_stream_keys(&stream_keys(&[
-            ("a", StreamValue::S("a".into())),
-            ("b", StreamValue::S("bc".into())),
+        let a_bc = ItemKey::of_keys(&stream_keys(&[
+            ("a", AttributeValue::S("a".into())),
+            ("b", AttributeValue::S("bc".into())),
         ]));
         assert_ne!(ab_c.unwrap(), a_bc.unwrap());
-        let s1 = ItemKey::of_stream_keys(&stream_keys(&[("a", StreamValue::S("1".into()))]));
-        let n1 = ItemKey::of_stream_keys(&stream_keys(&[("a", StreamValue::N("1".into()))]));
+        let s1 = ItemKey::of_keys(&stream_keys(&[("a", AttributeValue::S("1".into()))]));
+        let n1 = ItemKey::of_keys(&stream_keys(&[("a", AttributeValue::N("1".into()))]));
         assert_ne!(s1.unwrap(), n1.unwrap());
     }
 
     #[test]
     fn non_scalar_key_values_are_rejected() {
-        let err =
-            ItemKey::of_stream_keys(&stream_keys(&[("a", StreamValue::Bool(true))])).unwrap_err();
+        let err = ItemKey::of_keys(&stream_keys(&[("a", AttributeValue::Bool(true))])).unwrap_err();
         assert_eq!(
             err,
             RecordError::InvalidKey {
@@ -139,7 +137,7 @@ mod tests {
             }
         );
         assert_eq!(
-            ItemKey::of_stream_keys(&HashMap::new()).unwrap_err(),
+            ItemKey::of_keys(&HashMap::new()).unwrap_err(),
             RecordError::NoKeys
         );
     }

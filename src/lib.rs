@@ -13,8 +13,10 @@ pub mod metrics;
 pub mod plan;
 pub mod preflight;
 pub mod project;
+pub mod record;
 pub mod redact;
 pub mod runtime_api;
+pub mod sdk;
 pub mod select;
 pub mod version;
 pub mod writer;
@@ -24,7 +26,7 @@ pub use handler::{function_handler, Archiver, BatchOutcome};
 pub use plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
 pub use writer::{ArchiveWriter, RetryPolicy, WriteError};
 
-use aws_lambda_events::event::dynamodb::EventRecord;
+use record::Record;
 
 /// Why one selected record cannot be archived. Messages never carry attribute values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,7 +60,7 @@ impl RecordError {
     /// values. Decodes `raw` again to find the path; only records that failed pay for it.
     pub fn malformed(raw: &str) -> Self {
         let mut json = serde_json::Deserializer::from_str(raw);
-        let err = match serde_path_to_error::deserialize::<_, EventRecord>(&mut json) {
+        let err = match serde_path_to_error::deserialize::<_, Record>(&mut json) {
             Ok(_) => {
                 return RecordError::Malformed {
                     category: "unknown".into(),

@@ -1,12 +1,13 @@
 //! Planning one batch without touching AWS: decode each record, select TTL deletions, project
 //! them, and group the items into the requests to send. Pure, so it can be measured alone.
 
-use aws_lambda_events::event::dynamodb::{EventRecord, UserIdentity};
+use aws_lambda_events::event::dynamodb::UserIdentity;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::batch::{chunk, dedupe, WriteGroup, MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES};
 use crate::project::Projection;
+use crate::record::Record;
 use crate::select::{is_ttl_removal, is_ttl_removal_parts};
 use crate::RecordError;
 
@@ -55,7 +56,7 @@ pub fn plan_batch(
     };
     let mut items = Vec::with_capacity(batch.records.len());
     for (index, raw) in batch.records.iter().enumerate() {
-        let record: EventRecord = match serde_json::from_str(raw.get()) {
+        let record: Record = match serde_json::from_str(raw.get()) {
             Ok(record) => record,
             Err(_) => {
                 match probe_malformed(raw) {
@@ -196,7 +197,7 @@ mod malformed_tests {
         assert_eq!(seq, "1000000000000000000200");
         assert_eq!(
             why,
-            "the record is not a valid DynamoDB stream record: data error at dynamodb.OldImage.Avatar (column 11)"
+            "the record is not a valid DynamoDB stream record: data error at dynamodb.OldImage.Avatar.B (column 11)"
         );
         assert!(!why.contains("base64!!"), "no value quoted: {why}");
     }

@@ -2,12 +2,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aws_lambda_events::event::dynamodb::StreamRecord;
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_dynamo::AttributeValue as StreamValue;
 
 use crate::config::{Config, DEFAULT_VERSION_ATTRIBUTE};
 use crate::key::ItemKey;
+use crate::record::Change;
 use crate::version::{archive_version, VERSION_LEN};
 use crate::RecordError;
 
@@ -74,31 +73,30 @@ impl Projection {
     pub fn project(
         &self,
         sequence_number: String,
-        change: StreamRecord,
+        change: Change,
         archived_at: u64,
         record_bytes: usize,
     ) -> Result<ArchiveItem, RecordError> {
-        if change.old_image.is_empty() {
+        if change.old_image.0.is_empty() {
             let view = change
                 .stream_view_type
-                .map(|v| format!("{v:?}"))
+                .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "unknown".to_owned());
             return Err(RecordError::NoOldImage {
                 stream_view_type: view,
             });
         }
-        if change.keys.is_empty() {
+        let keys = change.keys.0;
+        if keys.is_empty() {
             return Err(RecordError::NoKeys);
         }
 
-        let version = archive_version(
-            change.approximate_creation_date_time.timestamp(),
-            &sequence_number,
-        )
-        .ok_or(RecordError::InvalidSequenceNumber)?;
-        let key = ItemKey::of_stream_keys(&change.keys)?;
+        let created_secs = change.approximate_creation_date_time.unwrap_or(0.0) as i64;
+        let version = archive_version(created_secs, &sequence_number)
+            .ok_or(RecordError::InvalidSequenceNumber)?;
+        let key = ItemKey::of_keys(&keys)?;
 
-        let mut image = change.old_image;
+        let mut image = change.old_image.0;
         match (&self.attributes, &self.ttl_attribute) {
             (Some(allowed), _) => image.retain(|name, _| allowed.contains(name)),
             (None, Some(ttl)) => {
@@ -107,32 +105,26 @@ impl Projection {
             (None, None) => {}
         }
         // The key comes from `Keys`, so no projection setting can drop it.
-        for (name, value) in change.keys.iter() {
-            image.insert(name.clone(), value.clone());
+        for (name, value) in keys {
+            if image.get(&name) != Some(&value) {
+                image.insert(name, value);
+            }
         }
         // What the archiver adds must never replace what the item holds.
-        let added = [
-            (
+        if let Some(name) = &self.archived_at_attribute {
+            add(
+                &mut image,
+                name,
                 "ARCHIVED_AT_ATTRIBUTE",
-                self.archived_at_attribute.as_ref(),
-                StreamValue::N(archived_at.to_string()),
-            ),
-            (
-                "ARCHIVE_VERSION_ATTRIBUTE",
-                Some(&self.version_attribute),
-                StreamValue::S(version.clone()),
-            ),
-        ];
-        for (variable, name, value) in added {
-            let Some(name) = name else { continue };
-            if image.contains_key(name) {
-                return Err(RecordError::AttributeCollision {
-                    attribute: name.clone(),
-                    variable,
-                });
-            }
-            image.insert(name.clone(), value);
+                AttributeValue::N(archived_at.to_string()),
+            )?;
         }
+        add(
+            &mut image,
+            &self.version_attribute,
+            "ARCHIVE_VERSION_ATTRIBUTE",
+            AttributeValue::S(version.clone()),
+        )?;
 
         let request_bytes = record_bytes
             + self.version_attribute.len()
@@ -141,23 +133,39 @@ impl Projection {
                 .archived_at_attribute
                 .as_ref()
                 .map_or(0, |name| name.len() + ARCHIVED_AT_BYTES);
-        let item: HashMap<String, AttributeValue> = image.into();
         Ok(ArchiveItem {
             sequence_number,
             version,
             key,
-            item,
+            item: image,
             request_bytes,
         })
     }
 }
 
+/// Adds the attribute `name` (configured by `variable`) unless the item already has one.
+fn add(
+    image: &mut HashMap<String, AttributeValue>,
+    name: &str,
+    variable: &'static str,
+    value: AttributeValue,
+) -> Result<(), RecordError> {
+    if image.contains_key(name) {
+        return Err(RecordError::AttributeCollision {
+            attribute: name.to_owned(),
+            variable,
+        });
+    }
+    image.insert(name.to_owned(), value);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lambda_events::event::dynamodb::EventRecord;
+    use crate::record::Record;
 
-    fn change(json: &str) -> StreamRecord {
+    fn change(json: &str) -> Change {
         serde_json::from_str(json).unwrap()
     }
 
@@ -408,7 +416,7 @@ mod tests {
 
     #[test]
     fn a_record_without_old_image_cannot_be_archived() {
-        let record: EventRecord = serde_json::from_str(
+        let record: Record = serde_json::from_str(
             r#"{"awsRegion": "us-east-1", "eventID": "1", "eventName": "REMOVE",
                 "dynamodb": {"Keys": {"PK": {"S": "a"}}, "SequenceNumber": "5", "SizeBytes": 5,
                              "StreamViewType": "KEYS_ONLY"}}"#,
@@ -420,7 +428,7 @@ mod tests {
         assert_eq!(
             err,
             RecordError::NoOldImage {
-                stream_view_type: "KeysOnly".into()
+                stream_view_type: "KEYS_ONLY".into()
             }
         );
     }

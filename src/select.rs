@@ -1,6 +1,8 @@
 //! Which stream records are TTL deletions.
 
-use aws_lambda_events::event::dynamodb::{EventRecord, UserIdentity};
+use aws_lambda_events::event::dynamodb::UserIdentity;
+
+use crate::record::Record;
 
 const TTL_IDENTITY_TYPE: &str = "Service";
 const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
@@ -8,7 +10,7 @@ const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
 /// A TTL deletion is a `REMOVE` made by the DynamoDB service itself. User deletes carry no
 /// `userIdentity`, and replicas of a global table carry none either, so each item is archived
 /// once, in the Region where TTL deleted it. The comparison is case-sensitive, as AWS's is.
-pub fn is_ttl_removal(record: &EventRecord) -> bool {
+pub fn is_ttl_removal(record: &Record) -> bool {
     is_ttl_removal_parts(&record.event_name, record.user_identity.as_ref())
 }
 
@@ -23,16 +25,17 @@ pub fn is_ttl_removal_parts(event_name: &str, identity: Option<&UserIdentity>) -
 mod tests {
     use super::*;
 
-    fn record(event_name: &str, identity: Option<(&str, &str)>) -> EventRecord {
-        let mut record = EventRecord::default();
-        record.event_name = event_name.to_owned();
-        record.user_identity = identity.map(|(type_, principal_id)| {
-            let mut id = UserIdentity::default();
-            id.type_ = type_.to_owned();
-            id.principal_id = principal_id.to_owned();
-            id
-        });
-        record
+    fn record(event_name: &str, identity: Option<(&str, &str)>) -> Record<'static> {
+        Record {
+            event_name: event_name.to_owned().into(),
+            user_identity: identity.map(|(type_, principal_id)| {
+                let mut id = UserIdentity::default();
+                id.type_ = type_.to_owned();
+                id.principal_id = principal_id.to_owned();
+                id
+            }),
+            change: Default::default(),
+        }
     }
 
     #[test]

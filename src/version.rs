@@ -29,14 +29,21 @@ pub fn archive_version(created_secs: i64, sequence_number: &str) -> Option<Strin
         && digits.len() <= SEQUENCE_DIGITS
         && sequence_number.bytes().all(|b| b.is_ascii_digit());
     well_formed.then(|| {
-        format!(
-            "{:0>s$}.{:0>q$}",
-            created_secs.max(0),
-            digits,
-            s = SECONDS_DIGITS,
-            q = SEQUENCE_DIGITS
-        )
+        // Built by hand: format!'s padding writes one character at a time, and this runs for
+        // every record.
+        let seconds = created_secs.max(0).to_string();
+        let mut version = String::with_capacity(VERSION_LEN.max(seconds.len() + 41));
+        pad_to(&mut version, &seconds, SECONDS_DIGITS);
+        version.push('.');
+        pad_to(&mut version, digits, SEQUENCE_DIGITS);
+        version
     })
+}
+
+/// Appends `digits`, left-padded with zeros to `width`.
+fn pad_to(out: &mut String, digits: &str, width: usize) {
+    out.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
+    out.push_str(digits);
 }
 
 /// Orders two versions as DynamoDB's condition expression does (byte-wise).

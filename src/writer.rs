@@ -110,14 +110,6 @@ impl WriteReport {
     }
 }
 
-/// The HTTPS client for the SDK: rustls with ring (see Cargo.toml).
-pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}
-
 /// Builds the DynamoDB client the writer needs: the writer owns retries (they must respect the
 /// invocation deadline), so the SDK's own are off.
 pub fn dynamodb_client(sdk_config: &aws_config::SdkConfig) -> Client {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use ttl_archiver::failed_batch::read_failed_batch;
-use ttl_archiver::writer::{dynamodb_client, https_client, WriteMode};
+use ttl_archiver::writer::{dynamodb_client, WriteMode};
 use ttl_archiver::{Archiver, Config};
 
 /// Where redriven objects go unless `--delete`; objects under it are never read again.
@@ -309,10 +309,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
-        .await;
+    let sdk_config = ttl_archiver::sdk::load().await;
     if let Err(err) = ttl_archiver::preflight::check(&sdk_config).await {
         eprintln!("ttl-archiver-redrive: {err}");
         return ExitCode::from(2);

@@ -40,7 +40,7 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
-        .http_client(ttl_archiver::writer::https_client())
+        .http_client(ttl_archiver::sdk::https_client())
         .load()
         .await
 }
