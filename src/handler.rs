@@ -3,48 +3,17 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::LambdaEvent;
 use tokio::time::Instant;
 
 use crate::batch::compare_sequence_numbers;
 use crate::config::Config;
 use crate::metrics;
+use crate::outcome::BatchOutcome;
 use crate::plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
 use crate::project::Projection;
 use crate::writer::{ArchiveWriter, RetryPolicy, WriteMode};
-
-/// The result of one batch; `failed` holds every selected record that was not archived.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct BatchOutcome {
-    pub received: usize,
-    pub selected: usize,
-    pub skipped: usize,
-    pub archived: usize,
-    /// Of `archived`: records the archive already held at the same or a newer version (replays).
-    pub newer_kept: usize,
-    /// Sequence numbers with the reason, ascending.
-    pub failed: Vec<(String, String)>,
-    pub requests: u32,
-    pub retries: u32,
-    pub duration: Duration,
-}
-
-impl BatchOutcome {
-    pub fn response(&self) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
-        response.batch_item_failures = self
-            .failed
-            .iter()
-            .map(|(seq, _)| {
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(seq.clone());
-                failure
-            })
-            .collect();
-        response
-    }
-}
 
 /// Everything an invocation needs, built once at init.
 #[derive(Debug, Clone)]

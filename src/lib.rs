@@ -10,6 +10,7 @@ pub mod handler;
 pub mod key;
 pub mod logging;
 pub mod metrics;
+pub mod outcome;
 pub mod plan;
 pub mod preflight;
 pub mod project;
@@ -22,7 +23,8 @@ pub mod version;
 pub mod writer;
 
 pub use config::{Config, ConfigError};
-pub use handler::{function_handler, Archiver, BatchOutcome};
+pub use handler::{function_handler, Archiver};
+pub use outcome::BatchOutcome;
 pub use plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
 pub use writer::{ArchiveWriter, RetryPolicy, WriteError};
 

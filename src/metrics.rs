@@ -1,12 +1,13 @@
 //! CloudWatch Embedded Metric Format: one JSON document per batch on stdout, which CloudWatch
-//! Logs turns into metrics with no API call and no extra latency.
+//! Logs turns into metrics with no API call and no extra latency. What each metric means, and
+//! how Lambda's retries count, is in the README ("Logs and metrics").
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::handler::BatchOutcome;
+use crate::outcome::BatchOutcome;
 
 /// The EMF document for one batch. Only counts and a duration: never item contents.
 pub fn document(
@@ -22,6 +23,8 @@ pub fn document(
                 "Namespace": namespace,
                 "Dimensions": [["FunctionName"]],
                 "Metrics": [
+                    {"Name": "Received", "Unit": "Count"},
+                    {"Name": "Selected", "Unit": "Count"},
                     {"Name": "Archived", "Unit": "Count"},
                     {"Name": "Skipped", "Unit": "Count"},
                     {"Name": "Failed", "Unit": "Count"},
@@ -31,6 +34,8 @@ pub fn document(
             }]
         },
         "FunctionName": function_name,
+        "Received": outcome.received,
+        "Selected": outcome.selected,
         "Archived": outcome.archived,
         "Skipped": outcome.skipped,
         "Failed": outcome.failed.len(),
@@ -77,6 +82,11 @@ mod tests {
             let name = metric["Name"].as_str().unwrap();
             assert!(doc[name].is_number(), "{name} declared but not set");
         }
+        assert_eq!(doc["Received"], 10);
+        assert_eq!(
+            doc["Selected"], 8,
+            "TTL deletions received, what reconciliation compares"
+        );
         assert_eq!(doc["Archived"], 6);
         assert_eq!(doc["Skipped"], 2);
         assert_eq!(doc["Failed"], 2);
