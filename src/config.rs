@@ -1,6 +1,9 @@
 //! Configuration, read once at init from the environment.
 
+use std::borrow::Cow;
 use std::time::Duration;
+
+use crate::table;
 
 /// Metric namespace used when `METRICS_NAMESPACE` is not set.
 pub const DEFAULT_METRICS_NAMESPACE: &str = "TtlArchiver";
@@ -10,6 +13,11 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 pub const MAX_MAX_CONCURRENCY: usize = 256;
 /// Attribute that carries each archive item's version when `ARCHIVE_VERSION_ATTRIBUTE` is not set.
 pub const DEFAULT_VERSION_ATTRIBUTE: &str = "ArchiveVersion";
+/// Attribute that receives each archive item's expiry when `ARCHIVE_TTL_ATTRIBUTE` is not set.
+pub const DEFAULT_ARCHIVE_TTL_ATTRIBUTE: &str = "ArchiveExpiresAt";
+/// Upper bound for `ARCHIVE_RETENTION_DAYS`: a century, so that a value in seconds or
+/// milliseconds is caught rather than taken for days.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 /// Time kept free before the deadline when `DEADLINE_MARGIN_MS` is not set.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 /// The least margin that still answers in time: the writer's hard stop comes up to
@@ -39,8 +47,23 @@ pub fn normalize_environment() {
     }
 }
 
+/// How long the archive keeps an item: each item gets `attribute`, its archive time plus the
+/// retention in epoch seconds, and the archive table's TTL deletes it after that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveExpiry {
+    pub attribute: String,
+    pub retention_days: u32,
+}
+
+impl ArchiveExpiry {
+    pub fn retention_secs(&self) -> u64 {
+        u64::from(self.retention_days) * 86_400
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The archive table's name or ARN, sent as given (see [`table`]).
     pub table_name: String,
     pub ttl_attribute: Option<String>,
     pub attributes: Option<Vec<String>>,
@@ -48,6 +71,8 @@ pub struct Config {
     /// Receives the version of the stream record each archive item came from, so that a replay
     /// (the redrive) never puts an older version over a newer one.
     pub version_attribute: String,
+    /// `None`: items are kept forever (`ARCHIVE_RETENTION_DAYS` unset or 0).
+    pub archive_expiry: Option<ArchiveExpiry>,
     pub max_concurrency: usize,
     pub metrics_namespace: String,
     /// Time kept free before the invocation deadline to answer Lambda.
@@ -62,7 +87,7 @@ pub enum ConfigError {
     Invalid {
         variable: &'static str,
         value: String,
-        expected: &'static str,
+        expected: Cow<'static, str>,
     },
 }
 
@@ -80,36 +105,30 @@ impl Config {
         };
 
         let table_name = optional("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
-        if !is_valid_table_name(&table_name) {
-            return Err(ConfigError::Invalid {
-                variable: "TABLE_NAME",
-                value: table_name,
-                expected:
-                    "a DynamoDB table name: 3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
-            });
-        }
+        check_table(&table_name, optional("AWS_REGION").as_deref())?;
 
         let ttl_attribute = optional("TTL_ATTRIBUTE");
         let archived_at_attribute = optional("ARCHIVED_AT_ATTRIBUTE");
         let version_attribute = optional("ARCHIVE_VERSION_ATTRIBUTE")
             .unwrap_or_else(|| DEFAULT_VERSION_ATTRIBUTE.to_owned());
-        for (other, expected) in [
-            (
-                &archived_at_attribute,
-                "a name different from ARCHIVED_AT_ATTRIBUTE's (default ArchiveVersion)",
-            ),
-            (
-                &ttl_attribute,
-                "a name different from TTL_ATTRIBUTE's (default ArchiveVersion)",
-            ),
-        ] {
-            if other.as_deref() == Some(version_attribute.as_str()) {
-                return Err(ConfigError::Invalid {
-                    variable: "ARCHIVE_VERSION_ATTRIBUTE",
-                    value: version_attribute,
-                    expected,
-                });
-            }
+        let archive_expiry = archive_expiry(&lookup)?;
+        // What the archiver adds to an item must land in attributes of their own. The expiry may
+        // share the source's TTL attribute name: the source's value is then replaced.
+        distinct(
+            ("ARCHIVE_VERSION_ATTRIBUTE", &version_attribute),
+            &[
+                ("ARCHIVED_AT_ATTRIBUTE", archived_at_attribute.as_deref()),
+                ("TTL_ATTRIBUTE", ttl_attribute.as_deref()),
+            ],
+        )?;
+        if let Some(expiry) = &archive_expiry {
+            distinct(
+                ("ARCHIVE_TTL_ATTRIBUTE", &expiry.attribute),
+                &[
+                    ("ARCHIVE_VERSION_ATTRIBUTE", Some(&version_attribute)),
+                    ("ARCHIVED_AT_ATTRIBUTE", archived_at_attribute.as_deref()),
+                ],
+            )?;
         }
 
         let attributes = match lookup("ATTRIBUTES") {
@@ -121,7 +140,7 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         variable: "ATTRIBUTES",
                         value: raw,
-                        expected: "a comma-separated list of attribute names with no empty entries, e.g. CreationTime,SessionInfo",
+                        expected: "a comma-separated list of attribute names with no empty entries, e.g. CreationTime,SessionInfo".into(),
                     });
                 }
                 Some(names)
@@ -136,7 +155,7 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         variable: "MAX_CONCURRENCY",
                         value: raw,
-                        expected: "a whole number from 1 to 256 (default 16)",
+                        expected: "a whole number from 1 to 256 (default 16)".into(),
                     })
                 }
             },
@@ -148,7 +167,7 @@ impl Config {
             return Err(ConfigError::Invalid {
                 variable: "METRICS_NAMESPACE",
                 value: metrics_namespace,
-                expected: "a CloudWatch namespace of at most 255 characters",
+                expected: "a CloudWatch namespace of at most 255 characters".into(),
             });
         }
 
@@ -162,7 +181,7 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         variable: "DEADLINE_MARGIN_MS",
                         value: raw,
-                        expected: "milliseconds from 250 (the time needed to report and answer) to 60000 (default 500)",
+                        expected: "milliseconds from 250 (the time needed to report and answer) to 60000 (default 500)".into(),
                     })
                 }
             },
@@ -174,6 +193,7 @@ impl Config {
             attributes,
             archived_at_attribute,
             version_attribute,
+            archive_expiry,
             max_concurrency,
             metrics_namespace,
             deadline_margin,
@@ -181,11 +201,91 @@ impl Config {
     }
 }
 
-fn is_valid_table_name(name: &str) -> bool {
-    (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+/// A table name, or a table ARN in the function's Region (`region`, when known): DynamoDB
+/// answers a request for a table of another Region as if the table did not exist.
+fn check_table(value: &str, region: Option<&str>) -> Result<(), ConfigError> {
+    let invalid = |expected: Cow<'static, str>| ConfigError::Invalid {
+        variable: "TABLE_NAME",
+        value: value.to_owned(),
+        expected,
+    };
+    if !value.starts_with("arn:") {
+        return match table::is_valid_name(value) {
+            true => Ok(()),
+            false => Err(invalid(
+                "a DynamoDB table name (3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.') or a table ARN".into(),
+            )),
+        };
+    }
+    let arn = table::parse_arn(value).ok_or_else(|| {
+        invalid("a table ARN: arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME".into())
+    })?;
+    match region {
+        Some(region) if region != arn.region => Err(invalid(
+            format!(
+                "a table in this Region ({region}): DynamoDB reaches tables of its own Region only"
+            )
+            .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `ARCHIVE_RETENTION_DAYS` and `ARCHIVE_TTL_ATTRIBUTE`.
+fn archive_expiry(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<ArchiveExpiry>, ConfigError> {
+    let retention_days = match lookup("ARCHIVE_RETENTION_DAYS").map(|v| v.trim().to_owned()) {
+        None => 0,
+        Some(raw) if raw.is_empty() => 0,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(days) if days <= MAX_RETENTION_DAYS => days,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    variable: "ARCHIVE_RETENTION_DAYS",
+                    value: raw,
+                    expected: "a whole number of days from 0 (keep forever, the default) to 36500"
+                        .into(),
+                })
+            }
+        },
+    };
+    if retention_days == 0 {
+        return Ok(None);
+    }
+    let attribute = match lookup("ARCHIVE_TTL_ATTRIBUTE") {
+        None => DEFAULT_ARCHIVE_TTL_ATTRIBUTE.to_owned(),
+        Some(name) if name.trim().is_empty() => {
+            return Err(ConfigError::Invalid {
+                variable: "ARCHIVE_TTL_ATTRIBUTE",
+                value: name,
+                expected: format!(
+                    "the name of the archive table's TTL attribute (default {DEFAULT_ARCHIVE_TTL_ATTRIBUTE}): ARCHIVE_RETENTION_DAYS is {retention_days}"
+                )
+                .into(),
+            })
+        }
+        Some(name) => name.trim().to_owned(),
+    };
+    Ok(Some(ArchiveExpiry {
+        attribute,
+        retention_days,
+    }))
+}
+
+/// Fails when the attribute `name`, configured by `variable`, is one of `others`, naming both.
+fn distinct(
+    (variable, name): (&'static str, &str),
+    others: &[(&'static str, Option<&str>)],
+) -> Result<(), ConfigError> {
+    match others.iter().find(|(_, other)| *other == Some(name)) {
+        Some((other, _)) => Err(ConfigError::Invalid {
+            variable,
+            value: name.to_owned(),
+            expected: format!("a name different from {other}'s").into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +312,7 @@ mod tests {
         assert_eq!(c.metrics_namespace, "TtlArchiver");
         assert_eq!(c.version_attribute, "ArchiveVersion");
         assert_eq!(c.deadline_margin, Duration::from_millis(500));
+        assert_eq!(c.archive_expiry, None);
     }
 
     #[test]
@@ -266,6 +367,126 @@ mod tests {
             err.to_string().starts_with("TABLE_NAME is invalid"),
             "{err}"
         );
+    }
+
+    const ARN: &str = "arn:aws:dynamodb:eu-west-1:123456789012:table/archive";
+
+    #[test]
+    fn table_name_may_be_a_table_arn() {
+        let c = config(&[("TABLE_NAME", ARN)]).unwrap();
+        assert_eq!(c.table_name, ARN, "sent to DynamoDB as given");
+        let c = config(&[("TABLE_NAME", ARN), ("AWS_REGION", "eu-west-1")]).unwrap();
+        assert_eq!(c.table_name, ARN);
+    }
+
+    #[test]
+    fn a_table_arn_is_checked_at_init() {
+        for (value, expected) in [
+            (
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/archive/stream/2024-01-01T00:00:00.000",
+                "a table ARN: arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME",
+            ),
+            (
+                "arn:aws:dynamodb:eu-west-1:1234:table/archive",
+                "a table ARN: arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME",
+            ),
+            (
+                ARN,
+                "a table in this Region (us-east-1): DynamoDB reaches tables of its own Region only",
+            ),
+        ] {
+            let err = config(&[("TABLE_NAME", value), ("AWS_REGION", "us-east-1")]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("TABLE_NAME is invalid ({value:?}): expected {expected}")
+            );
+        }
+    }
+
+    #[test]
+    fn retention_is_off_unless_set() {
+        for unset in [None, Some(""), Some("0"), Some(" 0 ")] {
+            let mut vars = vec![("TABLE_NAME", "archive")];
+            vars.extend(unset.map(|v| ("ARCHIVE_RETENTION_DAYS", v)));
+            assert_eq!(config(&vars).unwrap().archive_expiry, None, "{unset:?}");
+        }
+    }
+
+    #[test]
+    fn retention_adds_an_expiry_attribute() {
+        let c = config(&[("TABLE_NAME", "archive"), ("ARCHIVE_RETENTION_DAYS", "365")]).unwrap();
+        let expiry = c.archive_expiry.unwrap();
+        assert_eq!(expiry.attribute, "ArchiveExpiresAt");
+        assert_eq!(expiry.retention_secs(), 365 * 86_400);
+        let c = config(&[
+            ("TABLE_NAME", "archive"),
+            ("ARCHIVE_RETENTION_DAYS", "30"),
+            ("ARCHIVE_TTL_ATTRIBUTE", " purgeAt "),
+        ])
+        .unwrap();
+        assert_eq!(c.archive_expiry.unwrap().attribute, "purgeAt");
+    }
+
+    #[test]
+    fn retention_must_be_whole_days_within_a_century() {
+        for bad in ["-1", "1.5", "a year", "36501", "1700000000"] {
+            let err =
+                config(&[("TABLE_NAME", "archive"), ("ARCHIVE_RETENTION_DAYS", bad)]).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("ARCHIVE_RETENTION_DAYS is invalid"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_retention_needs_an_attribute_name() {
+        let err = config(&[
+            ("TABLE_NAME", "archive"),
+            ("ARCHIVE_RETENTION_DAYS", "30"),
+            ("ARCHIVE_TTL_ATTRIBUTE", " "),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ARCHIVE_TTL_ATTRIBUTE is invalid (\" \"): expected the name of the archive table's \
+             TTL attribute (default ArchiveExpiresAt): ARCHIVE_RETENTION_DAYS is 30"
+        );
+        // Without a retention the attribute is not used, whatever it holds.
+        config(&[("TABLE_NAME", "archive"), ("ARCHIVE_TTL_ATTRIBUTE", "")]).unwrap();
+    }
+
+    #[test]
+    fn the_expiry_attribute_is_its_own() {
+        for (other, default) in [
+            ("ARCHIVE_VERSION_ATTRIBUTE", false),
+            ("ARCHIVE_VERSION_ATTRIBUTE", true),
+            ("ARCHIVED_AT_ATTRIBUTE", false),
+        ] {
+            let mut vars = vec![("TABLE_NAME", "archive"), ("ARCHIVE_RETENTION_DAYS", "30")];
+            if default {
+                vars.push(("ARCHIVE_TTL_ATTRIBUTE", "ArchiveVersion"));
+            } else {
+                vars.extend([("ARCHIVE_TTL_ATTRIBUTE", "x"), (other, "x")]);
+            }
+            let err = config(&vars).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.starts_with("ARCHIVE_TTL_ATTRIBUTE is invalid")
+                    && text.ends_with(&format!("a name different from {other}'s")),
+                "{text}"
+            );
+        }
+        // The source's TTL attribute name may be reused: the archive's expiry replaces it.
+        let c = config(&[
+            ("TABLE_NAME", "archive"),
+            ("TTL_ATTRIBUTE", "expiresAt"),
+            ("ARCHIVE_RETENTION_DAYS", "30"),
+            ("ARCHIVE_TTL_ATTRIBUTE", "expiresAt"),
+        ])
+        .unwrap();
+        assert_eq!(c.archive_expiry.unwrap().attribute, "expiresAt");
     }
 
     #[test]

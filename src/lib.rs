@@ -19,6 +19,7 @@ pub mod redact;
 pub mod runtime_api;
 pub mod sdk;
 pub mod select;
+pub mod table;
 pub mod version;
 pub mod writer;
 

@@ -4,14 +4,14 @@ use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::config::{Config, DEFAULT_VERSION_ATTRIBUTE};
+use crate::config::{ArchiveExpiry, Config, DEFAULT_VERSION_ATTRIBUTE};
 use crate::key::ItemKey;
 use crate::record::Change;
 use crate::version::{archive_version, VERSION_LEN};
 use crate::RecordError;
 
-/// Room for `"name":{"N":"<epoch seconds>"},` beyond the name itself.
-const ARCHIVED_AT_BYTES: usize = 32;
+/// Room for `"name":{"N":"<epoch seconds>"},` beyond the name itself (archive time, expiry).
+const EPOCH_SECONDS_BYTES: usize = 32;
 /// Room for `"name":{"S":"<version>"},` beyond the name itself.
 const VERSION_BYTES: usize = VERSION_LEN + 12;
 
@@ -26,6 +26,8 @@ pub struct Projection {
     pub archived_at_attribute: Option<String>,
     /// Receives the record's version (see `version`).
     pub version_attribute: String,
+    /// When set, the item expires from the archive this long after it is archived.
+    pub archive_expiry: Option<ArchiveExpiry>,
 }
 
 impl Default for Projection {
@@ -35,6 +37,7 @@ impl Default for Projection {
             attributes: None,
             archived_at_attribute: None,
             version_attribute: DEFAULT_VERSION_ATTRIBUTE.to_owned(),
+            archive_expiry: None,
         }
     }
 }
@@ -49,6 +52,7 @@ impl From<&Config> for Projection {
                 .map(|names| names.iter().cloned().collect()),
             archived_at_attribute: config.archived_at_attribute.clone(),
             version_attribute: config.version_attribute.clone(),
+            archive_expiry: config.archive_expiry.clone(),
         }
     }
 }
@@ -69,7 +73,7 @@ impl Projection {
     /// Builds the archive item from a TTL deletion. `archived_at` is epoch seconds;
     /// `record_bytes` is the size of the record's JSON, which bounds the item's size in a request:
     /// the item is encoded the same way, holds only part of the record, and adds at most the
-    /// archived-at attribute.
+    /// attributes the archiver adds.
     pub fn project(
         &self,
         sequence_number: String,
@@ -125,6 +129,19 @@ impl Projection {
             "ARCHIVE_VERSION_ATTRIBUTE",
             AttributeValue::S(version.clone()),
         )?;
+        if let Some(expiry) = &self.archive_expiry {
+            // Named like the source's TTL attribute, the archive's expiry replaces the source's.
+            if self.ttl_attribute.as_ref() == Some(&expiry.attribute) {
+                image.remove(&expiry.attribute);
+            }
+            let expires_at = archived_at.saturating_add(expiry.retention_secs());
+            add(
+                &mut image,
+                &expiry.attribute,
+                "ARCHIVE_TTL_ATTRIBUTE",
+                AttributeValue::N(expires_at.to_string()),
+            )?;
+        }
 
         let request_bytes = record_bytes
             + self.version_attribute.len()
@@ -132,7 +149,11 @@ impl Projection {
             + self
                 .archived_at_attribute
                 .as_ref()
-                .map_or(0, |name| name.len() + ARCHIVED_AT_BYTES);
+                .map_or(0, |name| name.len() + EPOCH_SECONDS_BYTES)
+            + self
+                .archive_expiry
+                .as_ref()
+                .map_or(0, |expiry| expiry.attribute.len() + EPOCH_SECONDS_BYTES);
         Ok(ArchiveItem {
             sequence_number,
             version,
@@ -459,5 +480,81 @@ mod tests {
             .unwrap();
         let added = r#""ArchivedAt":{"N":"1800000000"},"#.len();
         assert!(stamped.request_bytes >= 500 + version.len() + added);
+        let expiring = Projection {
+            archive_expiry: Some(thirty_days("ArchiveExpiresAt")),
+            ..projection
+        }
+        .project("100".into(), change(SESSION), u64::MAX, 500)
+        .unwrap();
+        let expiry = format!(r#""ArchiveExpiresAt":{{"N":"{}"}},"#, u64::MAX);
+        assert!(expiring.request_bytes >= 500 + version.len() + added + expiry.len());
+    }
+
+    fn thirty_days(attribute: &str) -> ArchiveExpiry {
+        ArchiveExpiry {
+            attribute: attribute.into(),
+            retention_days: 30,
+        }
+    }
+
+    #[test]
+    fn the_expiry_is_the_archive_time_plus_the_retention() {
+        let projection = Projection {
+            ttl_attribute: Some("ExpirationTime".into()),
+            archive_expiry: Some(thirty_days("ArchiveExpiresAt")),
+            ..Default::default()
+        };
+        let item = projection
+            .project("100".into(), change(SESSION), 1_800_000_000, 1000)
+            .unwrap();
+        assert_eq!(
+            item.item["ArchiveExpiresAt"],
+            n(&(1_800_000_000u64 + 30 * 86_400).to_string())
+        );
+        assert!(!item.item.contains_key("ExpirationTime"));
+    }
+
+    #[test]
+    fn an_expiry_named_like_the_source_ttl_replaces_it() {
+        // With an allow-list that keeps the source's TTL attribute, as without one.
+        for attributes in [None, Some(["ExpirationTime".to_owned()].into())] {
+            let projection = Projection {
+                ttl_attribute: Some("ExpirationTime".into()),
+                attributes,
+                archive_expiry: Some(thirty_days("ExpirationTime")),
+                ..Default::default()
+            };
+            let item = projection
+                .project("100".into(), change(SESSION), 1_800_000_000, 1000)
+                .unwrap();
+            assert_eq!(item.item["ExpirationTime"], n("1802592000"));
+        }
+    }
+
+    #[test]
+    fn an_expiry_never_replaces_an_attribute_of_the_item() {
+        let projection = Projection {
+            archive_expiry: Some(thirty_days("CreationTime")),
+            ..Default::default()
+        };
+        let err = projection
+            .project("100".into(), change(SESSION), 1_800_000_000, 1000)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RecordError::AttributeCollision {
+                attribute: "CreationTime".into(),
+                variable: "ARCHIVE_TTL_ATTRIBUTE"
+            }
+        );
+        // A key attribute is caught the same way.
+        let projection = Projection {
+            archive_expiry: Some(thirty_days("PK")),
+            ..Default::default()
+        };
+        let err = projection
+            .project("100".into(), change(SESSION), 0, 1000)
+            .unwrap_err();
+        assert!(err.to_string().contains("ARCHIVE_TTL_ATTRIBUTE"), "{err}");
     }
 }

@@ -17,6 +17,7 @@ use tokio::time::{sleep, timeout_at, Instant};
 use crate::batch::WriteGroup;
 use crate::key::ItemKey;
 use crate::redact;
+use crate::table;
 
 /// Why a record was not written. Messages never carry attribute values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -379,13 +380,19 @@ impl ArchiveWriter {
 /// Splits the groups sent into those written and those to send again. Only an answer that
 /// names, under the table written, keys that were sent, each once, is trusted; from any other
 /// answer it cannot be known what was written, so everything is sent again (puts are
-/// idempotent) and nothing is counted as archived.
+/// idempotent) and nothing is counted as archived. The table written is `table_name` as sent,
+/// and, when that is an ARN, also the name it ends with: DynamoDB answers in the form of the
+/// request, but an answer filed under the bare name leaves no doubt which table it means.
 fn split_unprocessed(
     groups: Vec<WriteGroup>,
     mut unprocessed: HashMap<String, Vec<WriteRequest>>,
     table_name: &str,
 ) -> (Vec<WriteGroup>, Vec<WriteGroup>) {
-    let ours = unprocessed.remove(table_name).unwrap_or_default();
+    let mut ours = unprocessed.remove(table_name).unwrap_or_default();
+    let name = table::name_of(table_name);
+    if name != table_name {
+        ours.extend(unprocessed.remove(name).unwrap_or_default());
+    }
     if unprocessed.values().any(|requests| !requests.is_empty()) {
         return (Vec::new(), groups);
     }

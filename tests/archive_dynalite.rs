@@ -52,12 +52,12 @@ async fn check(case: Case) {
         "every selected record accounted for"
     );
     let key_names: Vec<&str> = case.key.iter().map(|(n, _)| *n).collect();
-    let archived_at = case
-        .how
-        .archived_at_attribute
-        .as_deref()
-        .map(|name| (name, before, now()));
-    assert_archive_matches(&archive, &want.items, &key_names, archived_at);
+    assert_archive_matches(
+        &archive,
+        &want.items,
+        &key_names,
+        &case.how.stamps(before, now()),
+    );
 }
 
 #[tokio::test]
@@ -88,6 +88,45 @@ async fn classic_session_projection_with_archived_at() {
             ttl_attribute: Some("ExpirationTime".into()),
             attributes: Some(vec!["CreationTime".into(), "SessionInfo".into()]),
             archived_at_attribute: Some("ArchivedAt".into()),
+            ..Default::default()
+        },
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn retention_stamps_each_item_with_its_expiry() {
+    check(Case {
+        event: "ttl-remove.json",
+        key: &[("PK", "S")],
+        env: &[
+            ("TTL_ATTRIBUTE", "ExpirationTime"),
+            ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+            ("ARCHIVE_RETENTION_DAYS", "30"),
+        ],
+        how: Expectation {
+            ttl_attribute: Some("ExpirationTime".into()),
+            archived_at_attribute: Some("ArchivedAt".into()),
+            archive_expiry: Some(("ArchiveExpiresAt".into(), 30 * 86_400)),
+            ..Default::default()
+        },
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expiry_named_like_the_source_ttl_replaces_it() {
+    check(Case {
+        event: "composite-key.json",
+        key: &[("tenant", "S"), ("ts", "N")],
+        env: &[
+            ("TTL_ATTRIBUTE", "expiresAt"),
+            ("ARCHIVE_RETENTION_DAYS", "7"),
+            ("ARCHIVE_TTL_ATTRIBUTE", "expiresAt"),
+        ],
+        how: Expectation {
+            ttl_attribute: Some("expiresAt".into()),
+            archive_expiry: Some(("expiresAt".into(), 7 * 86_400)),
             ..Default::default()
         },
     })

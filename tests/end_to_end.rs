@@ -101,11 +101,8 @@ async fn archive_event(event: &str, key: &[(&str, &str)], how: Expectation, env:
         function.logs()
     );
     let key_names: Vec<&str> = key.iter().map(|(n, _)| *n).collect();
-    let archived_at = how
-        .archived_at_attribute
-        .as_deref()
-        .map(|n| (n, before, after));
-    assert_archive_matches(&setup.archive().await, &want.items, &key_names, archived_at);
+    let stamps = how.stamps(before, after);
+    assert_archive_matches(&setup.archive().await, &want.items, &key_names, &stamps);
 
     let logs = function.logs();
     assert!(
@@ -148,6 +145,24 @@ async fn classic_projection_end_to_end() {
             ("TTL_ATTRIBUTE", "ExpirationTime"),
             ("ATTRIBUTES", "CreationTime,SessionInfo"),
             ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn retention_end_to_end() {
+    archive_event(
+        "ttl-remove.json",
+        &[("PK", "S")],
+        Expectation {
+            ttl_attribute: Some("ExpirationTime".into()),
+            archive_expiry: Some(("ArchiveExpiresAt".into(), 90 * 86_400)),
+            ..Default::default()
+        },
+        &[
+            ("TTL_ATTRIBUTE", "ExpirationTime"),
+            ("ARCHIVE_RETENTION_DAYS", "90"),
         ],
     )
     .await;

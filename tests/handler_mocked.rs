@@ -44,8 +44,15 @@ fn fast_retries() -> RetryPolicy {
     }
 }
 
+/// The items of a request, which writes one table: the archive (TABLE_NAME=archive).
 fn items_of(input: &BatchWriteItemInput) -> Vec<Item> {
-    input.request_items().unwrap()["archive"]
+    items_for(input, "archive")
+}
+
+fn items_for(input: &BatchWriteItemInput, table: &str) -> Vec<Item> {
+    let request_items = input.request_items().unwrap();
+    assert_eq!(request_items.len(), 1, "one table per request");
+    request_items[table]
         .iter()
         .map(|w| w.put_request().unwrap().item().clone())
         .collect()
@@ -480,6 +487,63 @@ async fn unprocessed_items_are_matched_by_composite_number_and_binary_keys() {
             resent, withheld,
             "{schema}: exactly the unprocessed items again"
         );
+    }
+}
+
+const ARCHIVE_ARN: &str = "arn:aws:dynamodb:us-east-1:210987654321:table/archive";
+
+/// TABLE_NAME holds a table ARN (a table in another account): requests name the table by its
+/// ARN, and what DynamoDB leaves unprocessed is matched whether it files it under the ARN or
+/// under the table's name; under any other table, everything is sent again.
+#[tokio::test]
+async fn a_table_arn_names_the_table_in_requests_and_answers() {
+    for (filed_under, matched) in [
+        (ARCHIVE_ARN, true),
+        ("archive", true),
+        (
+            "arn:aws:dynamodb:us-east-1:123456789012:table/archive",
+            false,
+        ),
+    ] {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let calls = Mutex::new(0);
+        let rule = mock!(Client::batch_write_item).then_compute_response(move |input| {
+            let items = items_for(input, ARCHIVE_ARN);
+            record.lock().unwrap().push(items.clone());
+            let mut calls = calls.lock().unwrap();
+            *calls += 1;
+            if *calls == 1 {
+                unprocessed_in(filed_under, vec![items[1].clone()])
+            } else {
+                ok()
+            }
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], |c| c
+            .retry_config(RetryConfig::disabled()));
+        let archiver = Archiver::with_retry_policy(
+            &config(&[("TABLE_NAME", ARCHIVE_ARN)]),
+            client,
+            fast_retries(),
+        );
+        let outcome = run(&archiver, event("ttl-remove.json"), Duration::from_secs(5)).await;
+        assert!(
+            outcome.failed.is_empty(),
+            "{filed_under}: {:?}",
+            outcome.failed
+        );
+        assert_eq!(
+            (outcome.archived, outcome.requests),
+            (3, 2),
+            "{filed_under}"
+        );
+        let requests = seen.lock().unwrap();
+        let expected_again = if matched {
+            vec![requests[0][1].clone()]
+        } else {
+            requests[0].clone()
+        };
+        assert_eq!(requests[1], expected_again, "{filed_under}");
     }
 }
 

@@ -109,11 +109,17 @@ async fn keys(servers: &Servers) -> Vec<String> {
 }
 
 fn redrive(servers: &Servers, args: &[&str]) -> (i32, String) {
-    redrive_through(servers, &servers.s3_endpoint, args)
+    redrive_through(servers, &servers.s3_endpoint, &[], args)
 }
 
-/// Runs the redrive with its S3 requests sent to `s3_endpoint` (a fault proxy, say).
-fn redrive_through(servers: &Servers, s3_endpoint: &str, args: &[&str]) -> (i32, String) {
+/// Runs the redrive with its S3 requests sent to `s3_endpoint` (a fault proxy, say) and `env`
+/// added to its environment.
+fn redrive_through(
+    servers: &Servers,
+    s3_endpoint: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, String) {
     let Output {
         status,
         stdout,
@@ -128,6 +134,7 @@ fn redrive_through(servers: &Servers, s3_endpoint: &str, args: &[&str]) -> (i32,
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
         .output()
         .expect("run ttl-archiver-redrive");
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
@@ -277,6 +284,40 @@ async fn event_files_from_disk() {
     assert_eq!(archive_size(&servers).await, 3);
 }
 
+/// The redrive reads the archive settings the function reads: with a retention, what it
+/// archives expires like what the function archives.
+#[tokio::test]
+async fn a_retention_applies_to_what_the_redrive_archives() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    let file = repo_path("events/ttl-remove.json");
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let before = now();
+    let (code, out) = redrive_through(
+        &servers,
+        &servers.s3_endpoint,
+        &[
+            ("ARCHIVE_RETENTION_DAYS", "400"),
+            ("ARCHIVE_TTL_ATTRIBUTE", "purgeAt"),
+        ],
+        &[file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}");
+    let archive = scan_all(&admin_client(&servers.db.endpoint).await, "archive").await;
+    assert_eq!(archive.len(), 3);
+    let window = before + 400 * 86_400..=now() + 400 * 86_400;
+    for item in archive {
+        let expires: u64 = item["purgeAt"].as_n().unwrap().parse().unwrap();
+        assert!(window.contains(&expires), "{expires} outside {window:?}");
+    }
+}
+
 #[tokio::test]
 async fn missing_configuration_is_named() {
     let output = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-redrive"))
@@ -392,6 +433,7 @@ async fn an_object_that_cannot_be_marked_done_makes_the_exit_status_1() {
     let (code, out) = redrive_through(
         &servers,
         &proxy.endpoint,
+        &[],
         &[&format!("s3://{BUCKET}/{PREFIX}")],
     );
     assert!(

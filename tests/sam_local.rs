@@ -230,7 +230,8 @@ async fn check(event: &str, key: &[(&str, &str)]) {
     let Some((invocation, archive)) = invoke(event, key).await else {
         return;
     };
-    let want = expected(&read_event(event), &template_defaults());
+    let how = template_defaults();
+    let want = expected(&read_event(event), &how);
     assert_eq!(
         invocation.response,
         expected_response(&want.failed),
@@ -238,7 +239,8 @@ async fn check(event: &str, key: &[(&str, &str)]) {
         invocation.logs
     );
     let key_names: Vec<&str> = key.iter().map(|(n, _)| *n).collect();
-    assert_archive_matches(&archive, &want.items, &key_names, None);
+    let stamps = how.stamps(0, u64::MAX);
+    assert_archive_matches(&archive, &want.items, &key_names, &stamps);
     assert_clean_logs(&invocation);
 }
 

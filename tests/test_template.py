@@ -1,9 +1,12 @@
 """The deployment wiring, checked offline: template.yaml transformed to CloudFormation by
 aws-sam-translator, then the settings that decide whether data can be lost are asserted."""
+import itertools
 import json
-import re
 import os
 import pathlib
+import re
+import subprocess
+import sys
 
 import pytest
 from samtranslator.translator.transform import transform
@@ -83,7 +86,6 @@ def test_failed_batches_go_to_the_s3_bucket(cfn, mapping):
 def test_table_name_points_at_the_standard_ia_archive_table(cfn):
     (function,) = of_type(cfn, "AWS::Lambda::Function").values()
     props = function["Properties"]
-    assert props["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": "ArchiveTable"}
     assert props["Environment"]["Variables"]["TTL_ATTRIBUTE"] == {"Ref": "TtlAttribute"}
     assert props["Runtime"] == "provided.al2023" and props["Handler"] == "bootstrap"
     assert props["Architectures"] == [{"Ref": "Architecture"}]
@@ -93,12 +95,14 @@ def test_table_name_points_at_the_standard_ia_archive_table(cfn):
     # empty value as unset: tests/end_to_end.rs proves it on the binary).
     assert props["Environment"]["Variables"]["AWS_ENDPOINT_URL_DYNAMODB"] == ""
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
-    table = cfn["Resources"]["ArchiveTable"]
+    stack = Stack({}, cfn)
+    (function,) = [r for r in stack.resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert function["Properties"]["Environment"]["Variables"]["TABLE_NAME"] == PHYSICAL["ArchiveTable"]
+    table = stack.resources["ArchiveTable"]
     assert table["Properties"]["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
     assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["Properties"]["DeletionProtectionEnabled"] is True
-    assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
 
 
@@ -109,8 +113,9 @@ def test_demo_source_table_has_ttl_and_old_images(cfn):
     assert source["Properties"]["TimeToLiveSpecification"] == {"AttributeName": {"Ref": "TtlAttribute"}, "Enabled": True}
 
 
-def statements(cfn):
-    for role in of_type(cfn, "AWS::IAM::Role").values():
+def statements(resources):
+    """The IAM statements of a deployed stack's roles (`Stack.resources`), with their actions."""
+    for role in (r for r in resources.values() if r["Type"] == "AWS::IAM::Role"):
         assert not role["Properties"].get("ManagedPolicyArns"), "no managed policies: they grant more than needed"
         for policy in role["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
@@ -120,19 +125,10 @@ def statements(cfn):
 
 def test_iam_grants_only_archive_writes_and_stream_reads(cfn):
     dynamodb_actions = set()
-    for statement, actions in statements(cfn):
+    for statement, actions in statements(Stack({}, cfn).resources):
         assert statement["Effect"] == "Allow"
         assert not any(a.endswith("*") for a in actions), f"wildcard action in {statement}"
-        ddb = {a for a in actions if a.startswith("dynamodb:")}
-        dynamodb_actions |= ddb
-        if ddb & ARCHIVE_WRITES:
-            assert ddb <= ARCHIVE_WRITES
-            assert statement["Resource"] == {"Fn::GetAtt": ["ArchiveTable", "Arn"]}
-        elif ddb:
-            assert ddb <= STREAM_READS
-            assert statement["Resource"] == {
-                "Fn::If": ["CreateDemoSource", {"Fn::GetAtt": ["DemoSourceTable", "StreamArn"]}, {"Ref": "SourceStreamArn"}]
-            }
+        dynamodb_actions |= {a for a in actions if a.startswith("dynamodb:")}
     assert dynamodb_actions == ARCHIVE_WRITES | STREAM_READS
 
 
@@ -159,14 +155,11 @@ def test_outputs(cfn):
     assert {"FunctionName", "FunctionArn", "ArchiveTableName", "FailedBatchBucketName"} <= cfn["Outputs"].keys()
 
 
-def test_redrive_one_liner_uses_the_stack_settings(cfn):
-    command = cfn["Outputs"]["RedriveCommand"]["Value"]["Fn::Sub"]
-    for part in ("TABLE_NAME=${ArchiveTable}", "TTL_ATTRIBUTE=${TtlAttribute}", "ttl-archiver-redrive s3://${FailedBatchBucket}/"):
-        assert part in command
-
-
-# A small evaluator for the intrinsic functions the monitoring resources use, so that the tests
-# check what CloudWatch would be given for a concrete stack, not only the template's shape.
+# A small evaluator for the intrinsic functions the template uses, so that the tests check what
+# CloudFormation would create for concrete parameter values, not only the template's shape:
+# conditions are evaluated, resources whose condition is false dropped, AWS::NoValue removed,
+# and a reference to a resource that is not created is an error (CloudFormation rejects it).
+ACCOUNT = "123456789012"
 DEMO_TABLE = "ttl-archiver-DemoSourceTable-1A2B3C"
 PHYSICAL = {
     "DemoSourceTable": DEMO_TABLE,
@@ -174,62 +167,144 @@ PHYSICAL = {
     "ArchiveTable": "ttl-archiver-ArchiveTable-4D5E6F",
     "FailedBatchBucket": "ttl-archiver-failedbatchbucket-7g8h9i",
     "Dashboard": "ttl-archiver-ttl-archiver",
+    "ArchiverLogGroup": "/aws/lambda/ttl-archiver-ttl-archiver",
 }
+ATTRIBUTES = {
+    ("DemoSourceTable", "StreamArn"): f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{DEMO_TABLE}/stream/2026-11-25T00:00:00.000",
+    ("ArchiveTable", "Arn"): f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{PHYSICAL['ArchiveTable']}",
+    ("FailedBatchBucket", "Arn"): f"arn:aws:s3:::{PHYSICAL['FailedBatchBucket']}",
+    ("ArchiverRole", "Arn"): f"arn:aws:iam::{ACCOUNT}:role/ttl-archiver-ArchiverRole-0J1K2L",
+}
+NO_VALUE = object()
 
 
-def resolve(value, cfn, parameters):
-    def parameter(name):
-        if name in parameters:
-            return parameters[name]
-        return str(cfn["Parameters"][name]["Default"])
+class Stack:
+    """The stack CloudFormation would create from the transformed template and `parameters`."""
 
-    def condition(name):
-        return {
-            "CreateDemoSource": parameter("SourceStreamArn") == "",
-            "HasAlarmTopic": parameter("AlarmTopicArn") != "",
-        }[name]
+    def __init__(self, parameters=None, cfn=None):
+        self.parameters = dict(parameters or {})
+        self.cfn = cfn if cfn is not None else transformed(**self.parameters)
 
-    def go(v):
+    def parameter(self, name):
+        if name in self.parameters:
+            return str(self.parameters[name])
+        return str(self.cfn["Parameters"][name]["Default"])
+
+    def invalid_parameters(self):
+        """The parameters CloudFormation would refuse, with why."""
+        refused = {}
+        for name, value in self.parameters.items():
+            spec = self.cfn["Parameters"][name]
+            if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+                refused[name] = "AllowedPattern"
+            if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+                refused[name] = "MinLength"
+            if "MinValue" in spec and float(value) < float(spec["MinValue"]):
+                refused[name] = "MinValue"
+            if "MaxValue" in spec and float(value) > float(spec["MaxValue"]):
+                refused[name] = "MaxValue"
+        return refused
+
+    def condition(self, name):
+        return self.evaluate(self.cfn["Conditions"][name])
+
+    def created(self, resource):
+        condition = self.cfn["Resources"][resource].get("Condition")
+        return condition is None or self.condition(condition)
+
+    def evaluate(self, value):
+        result = self._go(value)
+        return result
+
+    def _go(self, v):
         if isinstance(v, list):
-            return [go(x) for x in v]
+            return [x for x in (self._go(x) for x in v) if x is not NO_VALUE]
         if not isinstance(v, dict):
             return v
-        if len(v) != 1 or not next(iter(v)).startswith(("Ref", "Fn::")):
-            return {k: go(x) for k, x in v.items()}
+        if len(v) != 1 or not next(iter(v)).startswith(("Ref", "Fn::", "Condition")):
+            return {k: x for k, x in ((k, self._go(x)) for k, x in v.items()) if x is not NO_VALUE}
         ((fn, arg),) = v.items()
-        if v == {"Ref": "AWS::NoValue"}:
-            return None
         if fn == "Ref":
-            return {"AWS::Region": "us-east-1", "AWS::StackName": "ttl-archiver"}.get(arg) or PHYSICAL.get(arg) or parameter(arg)
+            if arg == "AWS::NoValue":
+                return NO_VALUE
+            if arg in ("AWS::Region", "AWS::StackName", "AWS::AccountId"):
+                return {"AWS::Region": "us-east-1", "AWS::StackName": "ttl-archiver", "AWS::AccountId": ACCOUNT}[arg]
+            if arg in self.cfn["Resources"]:
+                assert self.created(arg), f"Ref to {arg}, which this stack does not create"
+                return PHYSICAL.get(arg, arg)
+            return self.parameter(arg)
         if fn == "Fn::GetAtt":
-            resource, attribute = arg if isinstance(arg, list) else arg.split(".")
-            if (resource, attribute) == ("DemoSourceTable", "StreamArn"):
-                return f"arn:aws:dynamodb:us-east-1:123456789012:table/{DEMO_TABLE}/stream/2026-11-25T00:00:00.000"
-            return f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{resource}"
+            resource, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+            assert self.created(resource), f"GetAtt of {resource}, which this stack does not create"
+            if (resource, attribute) in ATTRIBUTES:
+                return ATTRIBUTES[(resource, attribute)]
+            kind = self.cfn["Resources"][resource]["Type"]
+            if kind == "AWS::CloudWatch::Alarm":
+                return f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{resource}"
+            return f"arn:{kind}:{resource}.{attribute}"
+        if fn == "Condition":
+            return self.condition(arg)
         if fn == "Fn::If":
             name, yes, no = arg
-            return go(yes if condition(name) else no)
+            return self._go(yes if self.condition(name) else no)
+        if fn == "Fn::Equals":
+            left, right = (str(self._go(x)) for x in arg)
+            return left == right
+        if fn == "Fn::Not":
+            (inner,) = arg
+            return not self._go(inner)
+        if fn == "Fn::And":
+            return all(self._go(x) for x in arg)
+        if fn == "Fn::Or":
+            return any(self._go(x) for x in arg)
         if fn == "Fn::Select":
             index, values = arg
-            return go(values)[int(index)]
+            return self._go(values)[int(index)]
         if fn == "Fn::Split":
             delimiter, source = arg
-            return go(source).split(delimiter)
+            return self._go(source).split(delimiter)
         if fn == "Fn::Sub":
-            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], {k: go(x) for k, x in arg[1].items()})
+            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], {k: self._go(x) for k, x in arg[1].items()})
 
             def substitute(match):
                 name = match.group(1)
                 if name in variables:
                     return str(variables[name])
                 if "." in name:
-                    return go({"Fn::GetAtt": name.split(".")})
-                return str(go({"Ref": name}))
+                    return self._go({"Fn::GetAtt": name.split(".", 1)})
+                return str(self._go({"Ref": name}))
 
-            return re.sub(r"\$\{([^}]+)\}", substitute, text)
-        return {fn: go(arg)}
+            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+        return {fn: self._go(arg)}
 
-    return go(value)
+    @property
+    def resources(self):
+        return {
+            name: self.evaluate(resource)
+            for name, resource in self.cfn["Resources"].items()
+            if self.created(name)
+        }
+
+    @property
+    def outputs(self):
+        return {
+            name: self.evaluate(output["Value"])
+            for name, output in self.cfn["Outputs"].items()
+            if "Condition" not in output or self.condition(output["Condition"])
+        }
+
+    def rule_failures(self):
+        """The AssertDescriptions of the template's Rules that these parameters break."""
+        failed = []
+        for rule in self.cfn.get("Rules", {}).values():
+            if "RuleCondition" in rule and not self.evaluate(rule["RuleCondition"]):
+                continue
+            failed += [a["AssertDescription"] for a in rule["Assertions"] if not self.evaluate(a["Assert"])]
+        return failed
+
+
+def resolve(value, cfn, parameters):
+    return Stack(parameters, cfn).evaluate(value)
 
 
 SESSIONS_STREAM = "arn:aws:dynamodb:eu-west-1:123456789012:table/Sessions/stream/2026-01-01T00:00:00.000"
@@ -322,3 +397,176 @@ def test_dashboard_shows_only_metrics_that_exist_and_every_alarm(parameters):
     }
     url = resolve(cfn["Outputs"]["DashboardUrl"]["Value"], cfn, parameters)
     assert url == "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=ttl-archiver-ttl-archiver"
+
+
+# Every combination of the archive and encryption options, set and unset: what the stack creates,
+# TTL, encryption, the function's settings, the role's statements and their resources, outputs.
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-22bb-33cc-44dd-555555eeeeee"
+SOURCE_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/6666ffff-77aa-88bb-99cc-000000dddddd"
+OTHER_ACCOUNT_TABLE = "arn:aws:dynamodb:us-east-1:210987654321:table/SessionsArchive"
+GIVEN_STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/Sessions/stream/2026-01-01T00:00:00.000"
+OPTIONS = {
+    "ArchiveRetentionDays": "400",
+    "ArchiveKmsKeyArn": KEY_ARN,
+    "SourceKmsKeyArn": SOURCE_KEY_ARN,
+    "ArchiveTableArn": OTHER_ACCOUNT_TABLE,
+    "SourceStreamArn": GIVEN_STREAM,
+}
+COMBINATIONS = [
+    {name: value for name, value, chosen in zip(OPTIONS, OPTIONS.values(), bits) if chosen}
+    for bits in itertools.product([False, True], repeat=len(OPTIONS))
+]
+VIA_DYNAMODB = {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
+
+
+def combination_id(parameters):
+    return "+".join(parameters) or "defaults"
+
+
+@pytest.mark.parametrize("parameters", COMBINATIONS, ids=combination_id)
+def test_archive_and_encryption_options(parameters):
+    stack = Stack(parameters)
+    assert stack.invalid_parameters() == {} and stack.rule_failures() == []
+    resources = stack.resources
+    retention = parameters.get("ArchiveRetentionDays")
+    archive_key = parameters.get("ArchiveKmsKeyArn")
+    source_key = parameters.get("SourceKmsKeyArn")
+    given_table = parameters.get("ArchiveTableArn")
+
+    # The archive table: created unless one is given; TTL with a retention; the AWS owned key
+    # (no SSESpecification) unless a customer managed key is given.
+    if given_table:
+        assert "ArchiveTable" not in resources
+        table_reference, table_arn, table_name = given_table, given_table, "SessionsArchive"
+    else:
+        table = resources["ArchiveTable"]["Properties"]
+        if retention:
+            assert table["TimeToLiveSpecification"] == {"AttributeName": "ArchiveExpiresAt", "Enabled": True}
+        else:
+            assert "TimeToLiveSpecification" not in table
+        if archive_key:
+            assert table["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": archive_key}
+        else:
+            assert "SSESpecification" not in table, "the AWS owned key: no KMS charges"
+        table_reference = table_name = PHYSICAL["ArchiveTable"]
+        table_arn = ATTRIBUTES[("ArchiveTable", "Arn")]
+
+    # The demo source table: only without a stream; encrypted with the source key when given.
+    if parameters.get("SourceStreamArn"):
+        assert "DemoSourceTable" not in resources
+        stream = GIVEN_STREAM
+    else:
+        demo = resources["DemoSourceTable"]["Properties"]
+        if source_key:
+            assert demo["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": source_key}
+        else:
+            assert "SSESpecification" not in demo
+        stream = ATTRIBUTES[("DemoSourceTable", "StreamArn")]
+
+    (function,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == table_reference
+    assert variables["ARCHIVE_RETENTION_DAYS"] == (retention or "0")
+    assert variables["ARCHIVE_TTL_ATTRIBUTE"] == "ArchiveExpiresAt"
+
+    # The role: each statement by Sid, with exactly its actions and resources.
+    granted = {statement["Sid"]: statement for statement, _ in statements(resources)}
+    expected_sids = {"WriteArchive", "ReadSourceStream", "KeepFailedBatches", "WriteLogs"}
+    expected_sids |= {"DecryptArchiveTableKey"} if archive_key else set()
+    expected_sids |= {"DecryptSourceStreamKey"} if source_key else set()
+    assert granted.keys() == expected_sids
+    assert granted["WriteArchive"]["Action"] == "dynamodb:BatchWriteItem"
+    assert granted["WriteArchive"]["Resource"] == table_arn
+    assert granted["ReadSourceStream"]["Resource"] == stream
+    for sid, key in (("DecryptArchiveTableKey", archive_key), ("DecryptSourceStreamKey", source_key)):
+        if key:
+            assert granted[sid] == {
+                "Sid": sid, "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key, "Condition": VIA_DYNAMODB,
+            }
+    kms_actions = {a for _, actions in statements(resources) for a in actions if a.startswith("kms:")}
+    assert kms_actions <= {"kms:Decrypt"}, "nothing wider than decrypting through DynamoDB"
+    assert all(statement.get("Resource") != "*" for statement, _ in statements(resources))
+
+    outputs = stack.outputs
+    assert outputs["ArchiveTableName"] == table_reference
+    assert outputs["ArchiverRoleArn"] == ATTRIBUTES[("ArchiverRole", "Arn")], "for the other account's policies"
+    redrive = outputs["RedriveCommand"]
+    assert f"TABLE_NAME={table_reference} " in redrive
+    assert f"ARCHIVE_RETENTION_DAYS={retention or '0'} ARCHIVE_TTL_ATTRIBUTE=ArchiveExpiresAt " in redrive
+    body = json.loads(resources["Dashboard"]["Properties"]["DashboardBody"])
+    archive_dimensions = {
+        metric[3] for widget in body["widgets"] for metric in widget["properties"].get("metrics", [])
+        if metric[1] in ("ConsumedWriteCapacityUnits", "WriteThrottleEvents")
+    }
+    assert archive_dimensions == {table_name}
+
+
+@pytest.mark.parametrize(
+    "parameters, refused",
+    [
+        ({"ArchiveTableArn": GIVEN_STREAM}, "ArchiveTableArn"),
+        ({"ArchiveTableArn": "SessionsArchive"}, "ArchiveTableArn"),
+        ({"ArchiveKmsKeyArn": "alias/archive"}, "ArchiveKmsKeyArn"),
+        ({"SourceKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:alias/sessions"}, "SourceKmsKeyArn"),
+        ({"ArchiveRetentionDays": "-1"}, "ArchiveRetentionDays"),
+        ({"ArchiveRetentionDays": "36501"}, "ArchiveRetentionDays"),
+        ({"ArchiveTtlAttribute": ""}, "ArchiveTtlAttribute"),
+        ({"ArchiveTtlAttribute": " ExpiresAt"}, "ArchiveTtlAttribute"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_option_values_cloudformation_refuses(parameters, refused):
+    assert refused in Stack(parameters).invalid_parameters()
+
+
+@pytest.mark.parametrize(
+    "parameters, broken",
+    [
+        ({"ArchiveRetentionDays": "30", "ArchiveTtlAttribute": "PK"}, "PartitionKeyName"),
+        ({"ArchiveRetentionDays": "30", "ArchiveTtlAttribute": "ts", "SortKeyName": "ts"}, "SortKeyName"),
+        ({"ArchiveRetentionDays": "30", "ArchiveTtlAttribute": "At", "ArchivedAtAttribute": "At"}, "ArchivedAtAttribute"),
+        ({"ArchiveRetentionDays": "30", "ArchiveTtlAttribute": "ArchiveVersion"}, "ArchiveVersion"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_an_expiry_attribute_that_would_collide_stops_the_deploy(parameters, broken):
+    (failure,) = Stack(parameters).rule_failures()
+    assert failure.startswith("ArchiveTtlAttribute must differ from") and broken in failure
+    without_retention = {k: v for k, v in parameters.items() if k != "ArchiveRetentionDays"}
+    assert Stack(without_retention).rule_failures() == [], "no retention, no expiry attribute"
+
+
+def test_the_source_ttl_attribute_name_may_be_reused_for_the_expiry():
+    stack = Stack({"ArchiveRetentionDays": "30", "ArchiveTtlAttribute": "ExpirationTime"})
+    assert stack.rule_failures() == [], "the function replaces the source's expiry with the archive's"
+
+
+# cfn-lint and `sam validate --lint` on each option set. Neither takes parameter values, so each
+# set becomes the template's defaults (cfn-lint checks defaults against AllowedPattern too).
+LINT_SETS = {
+    "defaults": {},
+    "retention": {"ArchiveRetentionDays": "400"},
+    "archive key": {"ArchiveKmsKeyArn": KEY_ARN},
+    "source key with its stream": {"SourceKmsKeyArn": SOURCE_KEY_ARN, "SourceStreamArn": GIVEN_STREAM},
+    "table of another account with its key": {"ArchiveTableArn": OTHER_ACCOUNT_TABLE, "ArchiveKmsKeyArn": KEY_ARN},
+    "everything": OPTIONS,
+}
+BIN = pathlib.Path(sys.executable).parent
+
+
+def with_defaults(parameters):
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    for name, value in parameters.items():
+        spec = template["Parameters"][name]
+        spec["Default"] = int(value) if spec["Type"] == "Number" else value
+    return template
+
+
+@pytest.mark.parametrize("name", LINT_SETS)
+def test_cfn_lint_and_sam_validate_are_clean_for_each_option_set(name, tmp_path):
+    path = tmp_path / "template.yaml"
+    path.write_text(json.dumps(with_defaults(LINT_SETS[name]), indent=1))
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "SAM_CLI_TELEMETRY": "0"}
+    for command in ([BIN / "cfn-lint", path], [BIN / "sam", "validate", "--lint", "-t", path]):
+        run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert run.returncode == 0, f"{command[0].name} on {name}:\n{run.stdout}{run.stderr}"

@@ -24,8 +24,9 @@ const USAGE: &str = "usage: ttl-archiver-redrive [--dry-run] [--delete] [--timeo
   --dry-run    list what would be archived; write nothing, move nothing
   --delete     delete an object once all its records are archived (default: move it under redriven/)
   --timeout    the deadline for each object, in seconds, retries included (default 300, at most 86400)
-The archive settings come from the environment, as for the function: TABLE_NAME, TTL_ATTRIBUTE,
-ATTRIBUTES, ARCHIVED_AT_ATTRIBUTE, MAX_CONCURRENCY.";
+The archive settings come from the environment, as for the function: TABLE_NAME (a name or an
+ARN), TTL_ATTRIBUTE, ATTRIBUTES, ARCHIVED_AT_ATTRIBUTE, ARCHIVE_VERSION_ATTRIBUTE,
+ARCHIVE_RETENTION_DAYS, ARCHIVE_TTL_ATTRIBUTE, MAX_CONCURRENCY.";
 
 #[derive(Debug)]
 enum Source {

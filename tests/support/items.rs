@@ -71,6 +71,31 @@ pub struct Expectation {
     pub archived_at_attribute: Option<String>,
     /// The version attribute's name when not the default `ArchiveVersion`.
     pub version_attribute: Option<String>,
+    /// The expiry attribute's name and the retention in seconds (ARCHIVE_RETENTION_DAYS).
+    pub archive_expiry: Option<(String, u64)>,
+}
+
+/// What the archiver stamps on an item with the time it archives it, and the window of time
+/// the archiving ran in.
+pub struct Stamps<'a> {
+    pub archived_at: Option<&'a str>,
+    pub expiry: Option<(&'a str, u64)>,
+    pub from: u64,
+    pub to: u64,
+}
+
+impl Expectation {
+    pub fn stamps(&self, from: u64, to: u64) -> Stamps<'_> {
+        Stamps {
+            archived_at: self.archived_at_attribute.as_deref(),
+            expiry: self
+                .archive_expiry
+                .as_ref()
+                .map(|(name, secs)| (name.as_str(), *secs)),
+            from,
+            to,
+        }
+    }
 }
 
 /// The version the archive item of a record carries: creation second and sequence number,
@@ -160,30 +185,50 @@ pub fn expected(event_json: &str, how: &Expectation) -> Expected {
 }
 
 /// Asserts the archive holds exactly the expected items (nothing else), comparing every
-/// attribute; `archived_at` is checked for presence and range, then ignored.
+/// attribute; the stamped attributes are checked for presence and range, then ignored.
 pub fn assert_archive_matches(
     archive: &[Item],
     expected: &BTreeMap<String, Value>,
     key_names: &[&str],
-    archived_at: Option<(&str, u64, u64)>,
+    stamps: &Stamps,
 ) {
     let mut seen = HashSet::new();
     for item in archive {
         let key = key_of_item(item, key_names);
         assert!(seen.insert(key.clone()), "key {key} archived twice");
         let mut actual = item.clone();
-        if let Some((name, from, to)) = archived_at {
-            let at: u64 = actual
+        let mut take = |name: &str| -> u64 {
+            actual
                 .remove(name)
-                .expect("archived-at attribute")
+                .unwrap_or_else(|| panic!("{key}: no {name}"))
                 .as_n()
                 .unwrap()
                 .parse()
-                .unwrap();
+                .unwrap()
+        };
+        let archived_at = stamps.archived_at.map(&mut take);
+        if let Some(at) = archived_at {
             assert!(
-                (from..=to).contains(&at),
-                "archived-at {at} outside {from}..={to}"
+                (stamps.from..=stamps.to).contains(&at),
+                "archived-at {at} outside {}..={}",
+                stamps.from,
+                stamps.to
             );
+        }
+        if let Some((name, retention)) = stamps.expiry {
+            let expires = take(name);
+            let window = stamps.from + retention..=stamps.to + retention;
+            assert!(
+                window.contains(&expires),
+                "{name} {expires} outside {window:?}"
+            );
+            if let Some(at) = archived_at {
+                assert_eq!(
+                    expires,
+                    at + retention,
+                    "{name}: the archive time plus the retention"
+                );
+            }
         }
         let want = expected
             .get(&key)
