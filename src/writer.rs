@@ -2,7 +2,6 @@
 //! can succeed later, and giving up in time to answer before the invocation deadline.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,10 +67,7 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(1u32 << attempt.min(20))
             .min(self.max_delay);
-        let random = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        ceiling.mul_f64((random % 10_000) as f64 / 10_000.0)
+        ceiling.mul_f64(fastrand::f64())
     }
 }
 
@@ -458,5 +454,24 @@ fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure
             message: "the request could not be built".into(),
         }),
         _ => Failure::Transient("unknown SDK error".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_is_full_jitter_under_a_ceiling_that_doubles_up_to_the_maximum() {
+        let retry = RetryPolicy::default();
+        for (attempt, ceiling_ms) in [(0, 25), (1, 50), (3, 200), (6, 1600), (7, 2000), (30, 2000)]
+        {
+            let delays: Vec<Duration> = (0..200).map(|_| retry.delay(attempt)).collect();
+            let ceiling = Duration::from_millis(ceiling_ms);
+            assert!(delays.iter().all(|d| *d <= ceiling), "attempt {attempt}");
+            // Full jitter spreads retries over the whole window: some land in each half.
+            assert!(delays.iter().any(|d| *d < ceiling / 2), "attempt {attempt}");
+            assert!(delays.iter().any(|d| *d > ceiling / 2), "attempt {attempt}");
+        }
     }
 }
