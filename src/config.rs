@@ -91,6 +91,15 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The variable at fault.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            ConfigError::Missing(variable) | ConfigError::Invalid { variable, .. } => variable,
+        }
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

@@ -16,6 +16,8 @@ pub mod preflight;
 pub mod project;
 pub mod record;
 pub mod redact;
+#[cfg(feature = "redrive")]
+pub mod redrive;
 pub mod runtime_api;
 pub mod sdk;
 pub mod select;

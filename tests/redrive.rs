@@ -535,3 +535,218 @@ fn an_unreachable_dynamodb_is_named_with_its_cause_within_the_timeout() {
         "a command line has no invocation: {out}"
     );
 }
+
+/// `n` TTL removals of sessions no other object holds (`SESSION#<tag>-...`).
+fn tagged_sessions(tag: &str, n: usize) -> String {
+    sessions_event(n).replace("SESSION#", &format!("SESSION#{tag}-"))
+}
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn many_objects_at_once_keep_each_line_whole_and_the_totals_exact() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    const GOOD: usize = 30;
+    const RECORDS: usize = 40;
+    for i in 0..GOOD {
+        let body = invocation_record(Value::String(tagged_sessions(&format!("{i:02}"), RECORDS)));
+        put(&servers, &format!("{PREFIX}good-{i:02}"), body).await;
+    }
+    for name in ["partial-1", "partial-2"] {
+        let body = invocation_record(event_value("no-old-image.json"));
+        put(&servers, &format!("{PREFIX}{name}"), body).await;
+    }
+    for name in ["garbage-1", "garbage-2"] {
+        put(&servers, &format!("{PREFIX}{name}"), "not a batch".into()).await;
+    }
+    let source = format!("s3://{BUCKET}/{PREFIX}");
+
+    // Readable lines first, in a dry run: one whole line per object, then the summary.
+    let (code, out) = redrive(&servers, &["--dry-run", "--parallel", "6", &source]);
+    assert_eq!(code, 1, "records that cannot be archived: {out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), GOOD + 5, "{out}");
+    let (summary, objects) = lines.split_last().unwrap();
+    assert!(
+        objects
+            .iter()
+            .all(|line| line.starts_with(&format!("s3://{BUCKET}/{PREFIX}"))
+                && (line.contains(": would archive ") || line.contains(": error: "))),
+        "{out}"
+    );
+    assert!(
+        summary.starts_with(&format!(
+            "summary: {} objects (0 done, {0} kept, 2 unreadable); {} records would be archived, 0 skipped, 4 failed",
+            GOOD + 4,
+            GOOD * RECORDS
+        )),
+        "{summary}"
+    );
+
+    // Then for real, as JSON.
+    let (code, out) = redrive(&servers, &["--parallel", "6", "--output", "json", &source]);
+    assert_eq!(code, 1, "{out}");
+    let lines = json_lines(&out);
+    let (summary, objects) = lines.split_last().unwrap();
+    assert_eq!(objects.len(), GOOD + 4);
+    assert!(objects.iter().all(|o| o["type"] == "object"), "{out}");
+    let mut names: Vec<&str> = objects
+        .iter()
+        .map(|o| o["object"].as_str().unwrap())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), GOOD + 4, "each object reported once");
+    let count = |status: &str| objects.iter().filter(|o| o["status"] == status).count();
+    assert_eq!(
+        (count("done"), count("kept"), count("unreadable")),
+        (GOOD, 2, 2)
+    );
+    let sum = |field: &str| -> u64 {
+        objects
+            .iter()
+            .map(|o| {
+                o[field]
+                    .as_u64()
+                    .unwrap_or_else(|| o[field].as_array().unwrap().len() as u64)
+            })
+            .sum()
+    };
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["objects"], (GOOD + 4) as u64);
+    assert_eq!(summary["done"], GOOD as u64);
+    assert_eq!(summary["kept"], 4);
+    assert_eq!(summary["unreadable"], 2);
+    assert_eq!(summary["archived"], sum("archived"));
+    assert_eq!(summary["archived"], (GOOD * RECORDS) as u64);
+    assert_eq!(summary["failed"], sum("failed"));
+    assert_eq!(summary["failed"], 4);
+    assert_eq!(summary["exit_status"], 1);
+    for object in objects.iter().filter(|o| o["status"] == "done") {
+        let name = object["object"].as_str().unwrap();
+        let key = name.strip_prefix(&format!("s3://{BUCKET}/")).unwrap();
+        assert_eq!(object["moved_to"], format!("s3://{BUCKET}/redriven/{key}"));
+        assert_eq!(object["failed"], json!([]));
+    }
+    let partial = objects
+        .iter()
+        .find(|o| o["object"].as_str().unwrap().ends_with("partial-1"))
+        .unwrap();
+    assert_eq!(partial["failed"].as_array().unwrap().len(), 2);
+    assert!(partial["failed"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("OldImage"));
+    let garbage = objects
+        .iter()
+        .find(|o| o["object"].as_str().unwrap().ends_with("garbage-1"))
+        .unwrap();
+    assert!(garbage["error"].as_str().unwrap().contains("not JSON"));
+
+    assert_eq!(archive_size(&servers).await, GOOD * RECORDS);
+    let left: Vec<String> = keys(&servers)
+        .await
+        .into_iter()
+        .filter(|key| !key.starts_with("redriven/"))
+        .collect();
+    assert_eq!(left.len(), 4, "{left:?}");
+}
+
+#[tokio::test]
+async fn a_flag_wins_over_its_variable() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    let file = repo_path("events/ttl-remove.json");
+    let file = file.to_str().unwrap();
+    let elsewhere = [("TABLE_NAME", "not-the-archive")];
+    let (code, out) = redrive_through(&servers, &servers.s3_endpoint, &elsewhere, &[file]);
+    assert_eq!(
+        code, 1,
+        "the variable alone names a table that does not exist: {out}"
+    );
+    assert!(out.contains("ResourceNotFoundException"), "{out}");
+    assert_eq!(archive_size(&servers).await, 0);
+
+    let (code, out) = redrive_through(
+        &servers,
+        &servers.s3_endpoint,
+        &elsewhere,
+        &["--table-name", "archive", file],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 archived, 0 skipped, 0 failed"), "{out}");
+    assert_eq!(archive_size(&servers).await, 3);
+}
+
+#[tokio::test]
+async fn a_progress_bar_on_a_terminal_and_none_otherwise() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    let binary = env!("CARGO_BIN_EXE_ttl-archiver-redrive");
+    let file = repo_path("events/ttl-remove.json");
+    let env = [
+        ("TABLE_NAME", "archive"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", servers.db.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+
+    let piped = Command::new(binary)
+        .arg(&file)
+        .env_clear()
+        .envs(env)
+        .output()
+        .unwrap();
+    assert_eq!(piped.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !stderr.contains("objects"),
+        "no bar when stderr is not a terminal: {stderr}"
+    );
+
+    // util-linux's script runs the redrive on a pseudo-terminal and copies what it shows.
+    let command = format!("{binary} {}", file.display());
+    let Ok(on_terminal) = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env_clear()
+        .envs(env)
+        .env("TERM", "xterm")
+        .output()
+    else {
+        return support::missing_tool("script (util-linux)");
+    };
+    let shown = String::from_utf8_lossy(&on_terminal.stdout);
+    assert_eq!(on_terminal.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("1/1 objects, 3 records archived, 0 failed"),
+        "{shown:?}"
+    );
+    assert!(shown.contains("summary: 1 objects (1 done"), "{shown:?}");
+}
+
+#[test]
+fn the_readme_shows_the_help_the_tool_prints() {
+    let help = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-redrive"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let opening = "`ttl-archiver-redrive --help`:\n\n```text\n";
+    let start = readme.find(opening).expect("the help in the README") + opening.len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    assert_eq!(
+        shown,
+        String::from_utf8_lossy(&help.stdout),
+        "paste the new --help into the README"
+    );
+}

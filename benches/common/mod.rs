@@ -1,5 +1,9 @@
 //! Stream batches of the sizes the benchmarks use, built from events/ttl-remove.json.
 
+// The pipeline bench has no network.
+#[allow(dead_code)]
+pub mod fake_dynamodb;
+
 use serde_json::{json, Value};
 
 /// `n` TTL deletions of distinct session items, each padded to about `record_bytes` of JSON.

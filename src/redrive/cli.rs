@@ -1,0 +1,310 @@
+//! The redrive's command line. The archive settings are the function's environment variables,
+//! each also a flag; a flag wins over its variable, so one runbook line can say everything.
+
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, ValueEnum};
+
+use crate::config::Config;
+use crate::redrive::source::Source;
+
+/// Objects archived at once unless `--parallel` says otherwise.
+pub const DEFAULT_PARALLEL: u16 = 8;
+/// Beyond this, requests in flight (objects times MAX_CONCURRENCY) outgrow any table's budget.
+pub const MAX_PARALLEL: u16 = 64;
+/// A day: longer than any batch needs, and far inside what an `Instant` can add.
+pub const MAX_TIMEOUT_SECONDS: u64 = 86_400;
+
+const EXAMPLES: &str = "\
+Examples:
+  # What the stack's failed batches hold and would archive; nothing written or moved:
+  ttl-archiver-redrive --dry-run --table-name sessions-archive s3://my-failed-batches/aws/lambda/
+
+  # Archive them, 16 objects at a time, each finished object moved under redriven/:
+  ttl-archiver-redrive --table-name sessions-archive --ttl-attribute ExpirationTime \\
+      --parallel 16 s3://my-failed-batches/aws/lambda/
+
+  # For a script: a JSON line per object, then a summary; finished objects deleted:
+  ttl-archiver-redrive --output json --delete s3://my-failed-batches/aws/lambda/ \\
+      | jq -c 'select(.type == \"summary\")'
+
+Region, credentials and endpoints come from the AWS SDK's usual sources (AWS_REGION,
+AWS_PROFILE, access keys, a role; AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_S3 for local
+servers). Exit status: 0 when every object is archived and done, 1 when anything is left (a
+record not archived, an object unreadable or not moved, a listing refused), 2 for a bad argument
+or setting.";
+
+/// Archives the DynamoDB stream batches that exhausted their retries, from the failed-batch
+/// bucket (or from files), with the function's own selection, projection and writing. Objects
+/// whose records are all archived are moved under redriven/ (or deleted); the others stay, with
+/// the reason for each record left.
+#[derive(Debug, Parser)]
+#[command(name = "ttl-archiver-redrive", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// s3://BUCKET[/PREFIX] (every object under it, redriven/ excepted) or a file (an invocation
+    /// record or a stream event; read, never moved)
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<Source>,
+
+    /// List what would be archived; write nothing, move nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Delete an object once all its records are archived, instead of moving it under redriven/
+    #[arg(long)]
+    pub delete: bool,
+
+    /// Each object's deadline in seconds, retries included
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECONDS))]
+    pub timeout: u64,
+
+    /// Objects archived at once, each with up to MAX_CONCURRENCY requests in flight
+    #[arg(long, short = 'j', value_name = "N", default_value_t = DEFAULT_PARALLEL,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_PARALLEL as i64))]
+    pub parallel: u16,
+
+    /// text: a line per object, then a summary; json: a JSON object per line, then a summary
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub archive: ArchiveSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// The function's settings, so that what the redrive archives looks like what the function does.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Archive settings (the function's variables; a flag wins)")]
+pub struct ArchiveSettings {
+    /// The archive table: its name or ARN
+    #[arg(long, env = "TABLE_NAME", value_name = "NAME_OR_ARN")]
+    pub table_name: Option<String>,
+    /// The source's TTL attribute, left out of archive items
+    #[arg(long, env = "TTL_ATTRIBUTE", value_name = "NAME")]
+    pub ttl_attribute: Option<String>,
+    /// Attributes kept, comma-separated (the keys always are); default: the whole image
+    #[arg(long, env = "ATTRIBUTES", value_name = "NAMES")]
+    pub attributes: Option<String>,
+    /// Adds the archive time in epoch seconds under this name
+    #[arg(long, env = "ARCHIVED_AT_ATTRIBUTE", value_name = "NAME")]
+    pub archived_at_attribute: Option<String>,
+    /// Holds each item's version [default: ArchiveVersion]
+    #[arg(long, env = "ARCHIVE_VERSION_ATTRIBUTE", value_name = "NAME")]
+    pub archive_version_attribute: Option<String>,
+    /// Days the archive keeps an item, 0 (forever) to 36500 [default: 0]
+    #[arg(long, env = "ARCHIVE_RETENTION_DAYS", value_name = "DAYS")]
+    pub archive_retention_days: Option<String>,
+    /// The expiry's attribute, with a retention [default: ArchiveExpiresAt]
+    #[arg(long, env = "ARCHIVE_TTL_ATTRIBUTE", value_name = "NAME")]
+    pub archive_ttl_attribute: Option<String>,
+    /// BatchWriteItem requests in flight per object, 1 to 256 [default: 16]
+    #[arg(long, env = "MAX_CONCURRENCY", value_name = "N")]
+    pub max_concurrency: Option<String>,
+}
+
+impl ArchiveSettings {
+    /// Each setting: its variable, its flag, its value (flag or variable, as clap found it).
+    fn settings(&self) -> [(&'static str, &'static str, Option<&String>); 8] {
+        [
+            ("TABLE_NAME", "--table-name", self.table_name.as_ref()),
+            (
+                "TTL_ATTRIBUTE",
+                "--ttl-attribute",
+                self.ttl_attribute.as_ref(),
+            ),
+            ("ATTRIBUTES", "--attributes", self.attributes.as_ref()),
+            (
+                "ARCHIVED_AT_ATTRIBUTE",
+                "--archived-at-attribute",
+                self.archived_at_attribute.as_ref(),
+            ),
+            (
+                "ARCHIVE_VERSION_ATTRIBUTE",
+                "--archive-version-attribute",
+                self.archive_version_attribute.as_ref(),
+            ),
+            (
+                "ARCHIVE_RETENTION_DAYS",
+                "--archive-retention-days",
+                self.archive_retention_days.as_ref(),
+            ),
+            (
+                "ARCHIVE_TTL_ATTRIBUTE",
+                "--archive-ttl-attribute",
+                self.archive_ttl_attribute.as_ref(),
+            ),
+            (
+                "MAX_CONCURRENCY",
+                "--max-concurrency",
+                self.max_concurrency.as_ref(),
+            ),
+        ]
+    }
+
+    /// The configuration these settings make; `environment` answers for every other variable
+    /// (AWS_REGION, say). An error names the flag and the variable, as clap reports its own.
+    pub fn config(
+        &self,
+        environment: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, clap::Error> {
+        let settings = self.settings();
+        Config::from_lookup(
+            |name| match settings.iter().find(|(variable, ..)| *variable == name) {
+                Some((_, _, value)) => value.cloned(),
+                None => environment(name),
+            },
+        )
+        .map_err(|err| {
+            let source = match settings
+                .iter()
+                .find(|(variable, ..)| *variable == err.variable())
+            {
+                Some((variable, flag, _)) => format!(" (from {flag} or {variable})"),
+                None => String::new(),
+            };
+            Cli::command().error(ErrorKind::ValueValidation, format!("{err}{source}"))
+        })
+    }
+}
+
+impl Cli {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ttl-archiver-redrive").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let cli = parse(&["s3://b/aws/lambda/", "events/ttl-remove.json"]).unwrap();
+        assert_eq!(cli.sources.len(), 2);
+        assert_eq!((cli.dry_run, cli.delete), (false, false));
+        assert_eq!(cli.timeout(), Duration::from_secs(300));
+        assert_eq!(cli.parallel, DEFAULT_PARALLEL);
+        assert_eq!(cli.output, OutputFormat::Text);
+
+        let cli = parse(&[
+            "--dry-run",
+            "--delete",
+            "--timeout",
+            "60",
+            "-j",
+            "3",
+            "--output",
+            "json",
+            "f",
+        ])
+        .unwrap();
+        assert_eq!((cli.dry_run, cli.delete), (true, true));
+        assert_eq!(
+            (cli.timeout, cli.parallel, cli.output),
+            (60, 3, OutputFormat::Json)
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_named_and_exit_with_2() {
+        for (args, named) in [
+            (&["--timeout", "86401", "f"][..], "--timeout"),
+            (&["--timeout", "0", "f"][..], "--timeout"),
+            (&["--parallel", "0", "f"][..], "--parallel"),
+            (&["--parallel", "65", "f"][..], "--parallel"),
+            (&["--output", "yaml", "f"][..], "--output"),
+            (&["--frobnicate", "f"][..], "--frobnicate"),
+            (&["s3:///prefix"][..], "no bucket"),
+            (&[][..], "SOURCE"),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(named), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn help_and_version_exit_with_0() {
+        let help = parse(&["--help"]).unwrap_err();
+        assert_eq!(help.exit_code(), 0);
+        let text = help.to_string();
+        for shown in [
+            "Examples:",
+            "--parallel",
+            "--table-name",
+            "TABLE_NAME",
+            "Exit status",
+        ] {
+            assert!(text.contains(shown), "{shown} missing from the help");
+        }
+        let version = parse(&["--version"]).unwrap_err();
+        assert_eq!(version.exit_code(), 0);
+        assert!(version.to_string().contains(env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn a_flag_gives_the_setting_its_variable_would() {
+        let cli = parse(&[
+            "--table-name",
+            "archive",
+            "--archive-retention-days",
+            "30",
+            "f",
+        ])
+        .unwrap();
+        let config = cli.archive.config(|_| None).unwrap();
+        assert_eq!(config.table_name, "archive");
+        assert_eq!(config.archive_expiry.unwrap().retention_days, 30);
+    }
+
+    #[test]
+    fn a_bad_setting_names_its_flag_and_variable() {
+        let cli = parse(&[
+            "--archive-retention-days",
+            "forever",
+            "--table-name",
+            "archive",
+            "f",
+        ])
+        .unwrap();
+        let err = cli.archive.config(|_| None).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("ARCHIVE_RETENTION_DAYS") && text.contains("--archive-retention-days"),
+            "{text}"
+        );
+        let err = ArchiveSettings::default().config(|_| None).unwrap_err();
+        assert!(
+            err.to_string().contains("--table-name or TABLE_NAME"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn other_variables_come_from_the_environment() {
+        let settings = ArchiveSettings {
+            table_name: Some("arn:aws:dynamodb:eu-west-1:123456789012:table/archive".into()),
+            ..ArchiveSettings::default()
+        };
+        let region = |name: &str| (name == "AWS_REGION").then(|| "us-east-1".to_owned());
+        let err = settings.config(region).unwrap_err();
+        assert!(err.to_string().contains("us-east-1"), "{err}");
+    }
+}
