@@ -111,6 +111,7 @@ def test_demo_source_table_has_ttl_and_old_images(cfn):
     assert source["Condition"] == "CreateDemoSource"
     assert source["Properties"]["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert source["Properties"]["TimeToLiveSpecification"] == {"AttributeName": {"Ref": "TtlAttribute"}, "Enabled": True}
+    assert source["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
 def statements(resources):
@@ -550,6 +551,7 @@ LINT_SETS = {
     "source key with its stream": {"SourceKmsKeyArn": SOURCE_KEY_ARN, "SourceStreamArn": GIVEN_STREAM},
     "table of another account with its key": {"ArchiveTableArn": OTHER_ACCOUNT_TABLE, "ArchiveKmsKeyArn": KEY_ARN},
     "everything": OPTIONS,
+    "hardening": {"AccessLogBucketName": "my-access-logs", "LogGroupKmsKeyArn": KEY_ARN, "ReservedConcurrency": "10"},
 }
 BIN = pathlib.Path(sys.executable).parent
 
@@ -570,3 +572,94 @@ def test_cfn_lint_and_sam_validate_are_clean_for_each_option_set(name, tmp_path)
     for command in ([BIN / "cfn-lint", path], [BIN / "sam", "validate", "--lint", "-t", path]):
         run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
         assert run.returncode == 0, f"{command[0].name} on {name}:\n{run.stdout}{run.stderr}"
+
+
+# The hardening options (README, "Security scan"): each changes its one resource and grants the
+# role nothing.
+HARDENING = LINT_SETS["hardening"]
+
+
+def test_hardening_options_are_off_by_default_and_change_only_their_resource():
+    plain, hardened = Stack({}), Stack(HARDENING)
+    assert plain.invalid_parameters() == {} and hardened.invalid_parameters() == {}
+    before, after = plain.resources, hardened.resources
+    assert "LoggingConfiguration" not in before["FailedBatchBucket"]["Properties"]
+    assert after["FailedBatchBucket"]["Properties"]["LoggingConfiguration"] == {
+        "DestinationBucketName": "my-access-logs",
+        "LogFilePrefix": "ttl-archiver/failed-batches/",
+    }
+    assert "KmsKeyId" not in before["ArchiverLogGroup"]["Properties"]
+    assert after["ArchiverLogGroup"]["Properties"]["KmsKeyId"] == KEY_ARN
+    (function_name,) = [n for n, r in before.items() if r["Type"] == "AWS::Lambda::Function"]
+    assert "ReservedConcurrentExecutions" not in before[function_name]["Properties"]
+    assert after[function_name]["Properties"]["ReservedConcurrentExecutions"] == "10"
+    assert list(statements(before)) == list(statements(after)), "no new permission"
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"FailedBatchBucket", "ArchiverLogGroup", function_name}
+
+
+@pytest.mark.parametrize(
+    "parameters, refused",
+    [
+        ({"AccessLogBucketName": "My_Logs"}, "AccessLogBucketName"),
+        ({"AccessLogBucketName": "arn:aws:s3:::logs"}, "AccessLogBucketName"),
+        ({"LogGroupKmsKeyArn": "alias/aws/logs"}, "LogGroupKmsKeyArn"),
+        ({"ReservedConcurrency": "-1"}, "ReservedConcurrency"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_hardening_values_cloudformation_refuses(parameters, refused):
+    assert refused in Stack(parameters).invalid_parameters()
+
+
+CHECKOV = ROOT / "tools" / ".venv-checkov" / "bin" / "checkov"
+
+
+def checkov_skips():
+    """(resource, check id, comment) for every skip written in the template."""
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    return [
+        (name, skip.get("id"), skip.get("comment", ""))
+        for name, resource in template["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+
+
+def test_every_checkov_skip_says_why_and_the_readme_lists_it():
+    readme = (ROOT / "README.md").read_text()
+    skips = checkov_skips()
+    assert skips, "the template's skips are read"
+    for resource, check, comment in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", check or ""), f"{resource}: a skip without a check id"
+        assert len(comment.split()) >= 8, f"{resource} {check}: a skip needs a reason a reviewer accepts"
+        assert re.search(rf"^\| `{check}`[^|\n]*\| `{resource}` \|", readme, re.M), (
+            f"README's security scan table lacks {check} on {resource}"
+        )
+
+
+def test_checkov_reports_no_failed_check_for_any_option_set(tmp_path):
+    """checkov (pinned in tools/requirements-checkov.txt), offline, on the template as written and
+    on each option set as defaults: 0 failed checks, nothing it could not parse."""
+    if not CHECKOV.exists():
+        message = "checkov is not installed: run `bash tools/setup`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    (tmp_path / "template.yaml").write_text((ROOT / "template.yaml").read_text())
+    for name, parameters in LINT_SETS.items():
+        (tmp_path / f"{name.replace(' ', '-')}.json").write_text(json.dumps(with_defaults(parameters), indent=1))
+    run = subprocess.run(
+        [CHECKOV, "-d", tmp_path, "--framework", "cloudformation", "--skip-download", "--compact", "-o", "json"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    report = json.loads(run.stdout)
+    summary = report["summary"]
+    assert summary["parsing_errors"] == 0, run.stdout
+    assert summary["failed"] == 0, [
+        (c["check_id"], c["resource"], c["file_path"]) for c in report["results"]["failed_checks"]
+    ]
+    assert run.returncode == 0
+    scanned = {c["file_path"].lstrip("/") for c in report["results"]["passed_checks"]}
+    assert scanned == {"template.yaml"} | {f"{name.replace(' ', '-')}.json" for name in LINT_SETS}
+    skipped = {(c["resource"].split(".")[-1], c["check_id"]) for c in report["results"]["skipped_checks"]}
+    assert {(resource, check) for resource, check, _ in checkov_skips()} <= skipped, "every skip is one checkov made"
