@@ -1,6 +1,7 @@
 //! The redrive's command line. The archive settings are the function's environment variables,
 //! each also a flag; a flag wins over its variable, so one runbook line can say everything.
 
+use std::ffi::OsStr;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
@@ -110,41 +111,23 @@ pub struct ArchiveSettings {
 }
 
 impl ArchiveSettings {
-    /// Each setting: its variable, its flag, its value (flag or variable, as clap found it).
-    fn settings(&self) -> [(&'static str, &'static str, Option<&String>); 8] {
+    /// Each setting's variable and its value (the flag's, or the variable's, as clap found it).
+    fn settings(&self) -> [(&'static str, Option<&String>); 8] {
         [
-            ("TABLE_NAME", "--table-name", self.table_name.as_ref()),
-            (
-                "TTL_ATTRIBUTE",
-                "--ttl-attribute",
-                self.ttl_attribute.as_ref(),
-            ),
-            ("ATTRIBUTES", "--attributes", self.attributes.as_ref()),
-            (
-                "ARCHIVED_AT_ATTRIBUTE",
-                "--archived-at-attribute",
-                self.archived_at_attribute.as_ref(),
-            ),
+            ("TABLE_NAME", self.table_name.as_ref()),
+            ("TTL_ATTRIBUTE", self.ttl_attribute.as_ref()),
+            ("ATTRIBUTES", self.attributes.as_ref()),
+            ("ARCHIVED_AT_ATTRIBUTE", self.archived_at_attribute.as_ref()),
             (
                 "ARCHIVE_VERSION_ATTRIBUTE",
-                "--archive-version-attribute",
                 self.archive_version_attribute.as_ref(),
             ),
             (
                 "ARCHIVE_RETENTION_DAYS",
-                "--archive-retention-days",
                 self.archive_retention_days.as_ref(),
             ),
-            (
-                "ARCHIVE_TTL_ATTRIBUTE",
-                "--archive-ttl-attribute",
-                self.archive_ttl_attribute.as_ref(),
-            ),
-            (
-                "MAX_CONCURRENCY",
-                "--max-concurrency",
-                self.max_concurrency.as_ref(),
-            ),
+            ("ARCHIVE_TTL_ATTRIBUTE", self.archive_ttl_attribute.as_ref()),
+            ("MAX_CONCURRENCY", self.max_concurrency.as_ref()),
         ]
     }
 
@@ -156,20 +139,23 @@ impl ArchiveSettings {
     ) -> Result<Config, clap::Error> {
         let settings = self.settings();
         Config::from_lookup(
-            |name| match settings.iter().find(|(variable, ..)| *variable == name) {
-                Some((_, _, value)) => value.cloned(),
+            |name| match settings.iter().find(|(variable, _)| *variable == name) {
+                Some((_, value)) => value.cloned(),
                 None => environment(name),
             },
         )
         .map_err(|err| {
-            let source = match settings
-                .iter()
-                .find(|(variable, ..)| *variable == err.variable())
-            {
-                Some((variable, flag, _)) => format!(" (from {flag} or {variable})"),
+            let mut command = Cli::command();
+            // The flag as clap declares it for the variable, so the two cannot drift apart.
+            let flag = command
+                .get_arguments()
+                .find(|arg| arg.get_env() == Some(OsStr::new(err.variable())))
+                .and_then(|arg| arg.get_long());
+            let source = match flag {
+                Some(flag) => format!(" (from --{flag} or {})", err.variable()),
                 None => String::new(),
             };
-            Cli::command().error(ErrorKind::ValueValidation, format!("{err}{source}"))
+            command.error(ErrorKind::ValueValidation, format!("{err}{source}"))
         })
     }
 }

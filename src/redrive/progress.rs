@@ -36,10 +36,6 @@ impl Progress {
         Progress { bar }
     }
 
-    pub fn is_shown(&self) -> bool {
-        !self.bar.is_hidden()
-    }
-
     /// More objects were listed.
     pub fn listed(&self, objects: usize) {
         self.bar.inc_length(objects as u64);

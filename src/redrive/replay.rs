@@ -10,7 +10,7 @@ use crate::handler::Archiver;
 use crate::redrive::report::{FailedRecord, ObjectReport, Status};
 use crate::writer::WriteMode;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Replay {
     archiver: Archiver,
     dry_run: bool,
@@ -26,10 +26,6 @@ impl Replay {
             dry_run,
             timeout,
         }
-    }
-
-    pub fn dry_run(&self) -> bool {
-        self.dry_run
     }
 
     /// Archives `bytes`' batch. `Done` means every record is archived; marking the object done
