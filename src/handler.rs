@@ -89,6 +89,7 @@ impl Archiver {
             archived: report.archived,
             newer_kept: report.newer_kept,
             failed,
+            additions_dropped: plan.additions_dropped,
             requests: report.requests,
             retries: report.retries,
             duration: started.elapsed(),
@@ -138,6 +139,17 @@ fn log_failures(failed: &[(String, String)]) {
     }
 }
 
+/// One line per batch for the items archived without the archiver's attributes.
+fn log_additions_dropped(sequence_numbers: &[String]) {
+    for part in sequence_numbers.chunks(SEQUENCE_NUMBERS_PER_LINE) {
+        tracing::warn!(
+            records = part.len(),
+            sequence_numbers = %part.join(","),
+            "archived without the archiver's attributes (version, archived-at, expiry): with them the item would exceed 400 KB"
+        );
+    }
+}
+
 /// The Lambda entry point: one batch in, the partial batch response out.
 pub async fn function_handler(
     archiver: &Archiver,
@@ -146,6 +158,7 @@ pub async fn function_handler(
     let stop_at = archiver.stop_writing_at(event.context.deadline);
     let outcome = archiver.process(event.payload, stop_at).await?;
     log_failures(&outcome.failed);
+    log_additions_dropped(&outcome.additions_dropped);
     tracing::info!(
         received = outcome.received,
         selected = outcome.selected,

@@ -29,6 +29,7 @@ pub fn document(
                     {"Name": "Skipped", "Unit": "Count"},
                     {"Name": "Failed", "Unit": "Count"},
                     {"Name": "Retries", "Unit": "Count"},
+                    {"Name": "AdditionsDropped", "Unit": "Count"},
                     {"Name": "BatchDuration", "Unit": "Milliseconds"}
                 ]
             }]
@@ -40,6 +41,7 @@ pub fn document(
         "Skipped": outcome.skipped,
         "Failed": outcome.failed.len(),
         "Retries": outcome.retries,
+        "AdditionsDropped": outcome.additions_dropped.len(),
         "BatchDuration": outcome.duration.as_secs_f64() * 1000.0,
     })
 }
@@ -70,6 +72,7 @@ mod tests {
             archived: 6,
             newer_kept: 0,
             failed: vec![("1".into(), "x".into()), ("2".into(), "y".into())],
+            additions_dropped: vec!["3".into()],
             requests: 3,
             retries: 1,
             duration: Duration::from_millis(12),
@@ -91,6 +94,7 @@ mod tests {
         assert_eq!(doc["Skipped"], 2);
         assert_eq!(doc["Failed"], 2);
         assert_eq!(doc["Retries"], 1);
+        assert_eq!(doc["AdditionsDropped"], 1);
         assert_eq!(doc["BatchDuration"], 12.0);
         assert_eq!(doc["FunctionName"], "fn");
     }

@@ -16,6 +16,9 @@ pub struct BatchOutcome {
     pub newer_kept: usize,
     /// Sequence numbers with the reason, ascending.
     pub failed: Vec<(String, String)>,
+    /// Sequence numbers of records whose item went in without the archiver's own attributes
+    /// (version, archived-at, expiry): with them it would exceed 400 KB.
+    pub additions_dropped: Vec<String>,
     pub requests: u32,
     pub retries: u32,
     pub duration: Duration,

@@ -40,6 +40,9 @@ pub struct BatchPlan {
     pub skipped: usize,
     /// Selected records that cannot be archived: sequence number and reason.
     pub failed: Vec<(String, String)>,
+    /// Records archived without the archiver's own attributes, which would have taken their
+    /// item over 400 KB.
+    pub additions_dropped: Vec<String>,
     /// BatchWriteItem requests, one key at most once across all of them.
     pub chunks: Vec<Vec<WriteGroup>>,
 }
@@ -85,7 +88,12 @@ pub fn plan_batch(
             return Err(BatchError::Unidentifiable { index });
         };
         match projection.project(seq.clone(), record.change, archived_at, raw.get().len()) {
-            Ok(item) => items.push(item),
+            Ok(item) => {
+                if item.additions_dropped {
+                    plan.additions_dropped.push(seq);
+                }
+                items.push(item)
+            }
             Err(err) => plan.failed.push((seq, err.to_string())),
         }
     }

@@ -5,15 +5,16 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::config::{ArchiveExpiry, Config, DEFAULT_VERSION_ATTRIBUTE};
+use crate::item_size::{attribute_size, item_size, MAX_ITEM_BYTES};
 use crate::key::ItemKey;
 use crate::record::Change;
-use crate::version::{archive_version, VERSION_LEN};
+use crate::version::{archive_version, Version};
 use crate::RecordError;
 
 /// Room for `"name":{"N":"<epoch seconds>"},` beyond the name itself (archive time, expiry).
 const EPOCH_SECONDS_BYTES: usize = 32;
-/// Room for `"name":{"S":"<version>"},` beyond the name itself.
-const VERSION_BYTES: usize = VERSION_LEN + 12;
+/// Room for `"name":{"B":"<base64 of the version>"},` beyond the name itself.
+const VERSION_BYTES: usize = 28 + 12;
 
 /// What goes into an archive item, decided once from the configuration.
 #[derive(Debug, Clone)]
@@ -61,19 +62,23 @@ impl From<&Config> for Projection {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArchiveItem {
     pub sequence_number: String,
-    /// Also stored in the item, under the projection's version attribute.
-    pub version: String,
+    /// Also stored in the item, under the projection's version attribute, unless
+    /// `additions_dropped`.
+    pub version: Version,
     pub key: ItemKey,
     pub item: HashMap<String, AttributeValue>,
     /// Upper bound of the item's share of a BatchWriteItem request body.
     pub request_bytes: usize,
+    /// The archiver's own attributes (version, archived-at, expiry) were left out: with them the
+    /// item would exceed DynamoDB's 400 KB limit. The data always goes in whole.
+    pub additions_dropped: bool,
 }
 
 impl Projection {
     /// Builds the archive item from a TTL deletion. `archived_at` is epoch seconds;
-    /// `record_bytes` is the size of the record's JSON, which bounds the item's size in a request:
-    /// the item is encoded the same way, holds only part of the record, and adds at most the
-    /// attributes the archiver adds.
+    /// `record_bytes` is the size of the record's JSON, which bounds the item's size in a request
+    /// and in DynamoDB: the item is encoded the same way, holds only part of the record, and adds
+    /// at most the attributes the archiver adds.
     pub fn project(
         &self,
         sequence_number: String,
@@ -114,33 +119,42 @@ impl Projection {
                 image.insert(name, value);
             }
         }
+        self.remove_earlier_archive_attributes(&mut image);
+
         // What the archiver adds must never replace what the item holds.
+        let mut additions: [Option<(&str, AttributeValue)>; 3] = [None, None, None];
         if let Some(name) = &self.archived_at_attribute {
-            add(
-                &mut image,
-                name,
-                "ARCHIVED_AT_ATTRIBUTE",
-                AttributeValue::N(archived_at.to_string()),
-            )?;
+            check_free(&image, name, "ARCHIVED_AT_ATTRIBUTE")?;
+            additions[0] = Some((name, AttributeValue::N(archived_at.to_string())));
         }
-        add(
-            &mut image,
+        check_free(&image, &self.version_attribute, "ARCHIVE_VERSION_ATTRIBUTE")?;
+        additions[1] = Some((
             &self.version_attribute,
-            "ARCHIVE_VERSION_ATTRIBUTE",
-            AttributeValue::S(version.clone()),
-        )?;
+            AttributeValue::B(version.as_bytes().to_vec().into()),
+        ));
         if let Some(expiry) = &self.archive_expiry {
             // Named like the source's TTL attribute, the archive's expiry replaces the source's.
             if self.ttl_attribute.as_ref() == Some(&expiry.attribute) {
                 image.remove(&expiry.attribute);
             }
+            check_free(&image, &expiry.attribute, "ARCHIVE_TTL_ATTRIBUTE")?;
             let expires_at = archived_at.saturating_add(expiry.retention_secs());
-            add(
-                &mut image,
-                &expiry.attribute,
-                "ARCHIVE_TTL_ATTRIBUTE",
-                AttributeValue::N(expires_at.to_string()),
-            )?;
+            additions[2] = Some((&expiry.attribute, AttributeValue::N(expires_at.to_string())));
+        }
+
+        // The record's JSON is never smaller than the item DynamoDB stores, so only records near
+        // the limit pay for measuring the item.
+        let added: usize = additions
+            .iter()
+            .flatten()
+            .map(|(name, value)| attribute_size(name, value))
+            .sum();
+        let additions_dropped =
+            record_bytes + added > MAX_ITEM_BYTES && item_size(&image) + added > MAX_ITEM_BYTES;
+        if !additions_dropped {
+            for (name, value) in additions.into_iter().flatten() {
+                image.insert(name.to_owned(), value);
+            }
         }
 
         let request_bytes = record_bytes
@@ -160,16 +174,42 @@ impl Projection {
             key,
             item: image,
             request_bytes,
+            additions_dropped,
         })
+    }
+
+    /// An item restored from the archive still holds what the archiver added when it was
+    /// archived before. Its version attribute, holding a version the archiver writes, marks it:
+    /// then that version, and the archived-at and expiry attributes where they hold numbers, are
+    /// removed, so this deletion's values replace them. Anything else under those names is the
+    /// item's own data and stays (a collision, reported).
+    fn remove_earlier_archive_attributes(&self, image: &mut HashMap<String, AttributeValue>) {
+        let earlier_version = match image.get(&self.version_attribute) {
+            Some(AttributeValue::B(bytes)) => Version::from_bytes(bytes.as_ref()).is_some(),
+            Some(AttributeValue::S(text)) => Version::from_legacy(text).is_some(),
+            _ => false,
+        };
+        if !earlier_version {
+            return;
+        }
+        image.remove(&self.version_attribute);
+        let stamps = [
+            self.archived_at_attribute.as_ref(),
+            self.archive_expiry.as_ref().map(|expiry| &expiry.attribute),
+        ];
+        for name in stamps.into_iter().flatten() {
+            if matches!(image.get(name), Some(AttributeValue::N(_))) {
+                image.remove(name);
+            }
+        }
     }
 }
 
-/// Adds the attribute `name` (configured by `variable`) unless the item already has one.
-fn add(
-    image: &mut HashMap<String, AttributeValue>,
+/// Fails when the item already has `name` (configured by `variable`).
+fn check_free(
+    image: &HashMap<String, AttributeValue>,
     name: &str,
     variable: &'static str,
-    value: AttributeValue,
 ) -> Result<(), RecordError> {
     if image.contains_key(name) {
         return Err(RecordError::AttributeCollision {
@@ -177,7 +217,6 @@ fn add(
             variable,
         });
     }
-    image.insert(name.to_owned(), value);
     Ok(())
 }
 
@@ -206,6 +245,9 @@ mod tests {
     }
     fn n(v: &str) -> AttributeValue {
         AttributeValue::N(v.to_owned())
+    }
+    fn version_value(v: &Version) -> AttributeValue {
+        AttributeValue::B(v.as_bytes().to_vec().into())
     }
 
     #[test]
@@ -340,7 +382,7 @@ mod tests {
         let item = projection
             .project("7".into(), change(with_body), 99, 1000)
             .unwrap();
-        assert_eq!(item.item["body"], s(&item.version));
+        assert_eq!(item.item["body"], version_value(&item.version));
     }
 
     #[test]
@@ -361,10 +403,10 @@ mod tests {
             .project("100".into(), change(&timed), 0, 1000)
             .unwrap();
         assert_eq!(
-            item.item["ArchiveVersion"],
-            s("001795000001.0000000000000000000000000000000000000100")
+            item.version,
+            crate::version::archive_version(1_795_000_001, "100").unwrap()
         );
-        assert_eq!(item.item["ArchiveVersion"], s(&item.version));
+        assert_eq!(item.item["ArchiveVersion"], version_value(&item.version));
         let err = Projection::default()
             .project("12x".into(), change(SESSION), 0, 1000)
             .unwrap_err();
@@ -469,7 +511,10 @@ mod tests {
         let plain = Projection::default()
             .project("100".into(), change(SESSION), 0, 500)
             .unwrap();
-        let version = format!(r#""ArchiveVersion":{{"S":"{}"}},"#, plain.version);
+        let version = format!(
+            r#""ArchiveVersion":{{"B":"{}"}},"#,
+            "A".repeat(plain.version.as_bytes().len().div_ceil(3) * 4)
+        );
         assert!(plain.request_bytes >= 500 + version.len());
         let projection = Projection {
             archived_at_attribute: Some("ArchivedAt".into()),
@@ -556,5 +601,115 @@ mod tests {
             .project("100".into(), change(SESSION), 0, 1000)
             .unwrap_err();
         assert!(err.to_string().contains("ARCHIVE_TTL_ATTRIBUTE"), "{err}");
+    }
+    /// A session item as restored from the archive: it carries the version and archived-at
+    /// stamp of its earlier archiving.
+    fn restored(version: AttributeValue) -> Change {
+        let mut restored = change(SESSION);
+        let image = &mut restored.old_image.0;
+        image.insert("ArchiveVersion".into(), version);
+        image.insert("ArchivedAt".into(), n("1700000000"));
+        restored
+    }
+
+    #[test]
+    fn a_restored_item_is_archived_again_with_the_new_version_and_stamp() {
+        let projection = Projection {
+            archived_at_attribute: Some("ArchivedAt".into()),
+            ..Default::default()
+        };
+        let earlier = crate::version::archive_version(1_700_000_000, "5").unwrap();
+        for stored in [version_value(&earlier), s(&earlier.legacy_text())] {
+            let item = projection
+                .project("100".into(), restored(stored), 1_800_000_000, 1000)
+                .unwrap();
+            assert_eq!(item.item["ArchivedAt"], n("1800000000"));
+            assert_eq!(item.item["ArchiveVersion"], version_value(&item.version));
+            assert_ne!(item.version, earlier);
+        }
+    }
+
+    #[test]
+    fn an_attribute_that_is_not_the_archivers_still_collides() {
+        let projection = Projection {
+            archived_at_attribute: Some("ArchivedAt".into()),
+            ..Default::default()
+        };
+        // Not a version the archiver writes: the item's own data.
+        for stored in [n("7"), s("v1"), AttributeValue::B(vec![1u8, 2].into())] {
+            let err = Projection::default()
+                .project("100".into(), restored(stored), 0, 1000)
+                .unwrap_err();
+            assert!(
+                matches!(err, RecordError::AttributeCollision { variable, .. } if variable == "ARCHIVE_VERSION_ATTRIBUTE"),
+                "{err}"
+            );
+        }
+        // An archived-at that is not a number stays the item's, and collides.
+        let mut stamped = restored(version_value(
+            &crate::version::archive_version(1, "1").unwrap(),
+        ));
+        stamped
+            .old_image
+            .0
+            .insert("ArchivedAt".into(), s("yesterday"));
+        let err = projection
+            .project("100".into(), stamped, 0, 1000)
+            .unwrap_err();
+        assert!(err.to_string().contains("ARCHIVED_AT_ATTRIBUTE"), "{err}");
+        // Without the archiver's version, an archived-at number is the item's own too.
+        let mut unversioned = change(SESSION);
+        unversioned.old_image.0.insert("ArchivedAt".into(), n("1"));
+        let err = projection
+            .project("100".into(), unversioned, 0, 1000)
+            .unwrap_err();
+        assert!(err.to_string().contains("ARCHIVED_AT_ATTRIBUTE"), "{err}");
+    }
+
+    /// A session item of exactly `bytes` as DynamoDB counts it.
+    fn session_of_size(bytes: usize) -> (Change, usize) {
+        let mut session = change(SESSION);
+        let image = &mut session.old_image.0;
+        image.remove("SessionInfo");
+        let base = crate::item_size::item_size(image) + "Blob".len();
+        image.insert("Blob".into(), s(&"x".repeat(bytes - base)));
+        assert_eq!(crate::item_size::item_size(image), bytes);
+        let json = serde_json::to_string(&serde_json::json!({"S": "x".repeat(bytes)})).unwrap();
+        (session, json.len() + 200)
+    }
+
+    #[test]
+    fn an_item_near_the_limit_is_archived_whole_without_the_additions() {
+        let projection = Projection {
+            archived_at_attribute: Some("ArchivedAt".into()),
+            archive_expiry: Some(thirty_days("ArchiveExpiresAt")),
+            ..Default::default()
+        };
+        let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES);
+        let item = projection
+            .project("100".into(), change, 1_800_000_000, record_bytes)
+            .unwrap();
+        assert!(item.additions_dropped);
+        for added in ["ArchivedAt", "ArchiveVersion", "ArchiveExpiresAt"] {
+            assert!(!item.item.contains_key(added), "{added}");
+        }
+        assert_eq!(crate::item_size::item_size(&item.item), MAX_ITEM_BYTES);
+    }
+
+    #[test]
+    fn an_item_with_room_for_the_additions_keeps_them() {
+        let projection = Projection::default();
+        let version_bytes = "ArchiveVersion".len() + crate::version::VERSION_LEN;
+        let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - version_bytes);
+        let item = projection
+            .project("100".into(), change, 0, record_bytes)
+            .unwrap();
+        assert!(!item.additions_dropped);
+        assert_eq!(crate::item_size::item_size(&item.item), MAX_ITEM_BYTES);
+        let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - version_bytes + 1);
+        let item = projection
+            .project("100".into(), change, 0, record_bytes)
+            .unwrap();
+        assert!(item.additions_dropped, "one byte too many");
     }
 }

@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout_at, Instant};
 
+use crate::archived::{self, Archived};
 use crate::batch::WriteGroup;
 use crate::key::ItemKey;
 use crate::redact;
@@ -198,8 +202,13 @@ impl ArchiveWriter {
             let writer = self.clone();
             let permits = permits.clone();
             let handle = tasks.spawn(async move {
-                match timeout_at(stop_at, permits.acquire_owned()).await {
-                    Ok(Ok(_permit)) => writer.write_chunk(chunk, stop_at).await,
+                let permit = timeout_at(stop_at, permits.acquire_owned()).await;
+                // A slot freed at the stop time is too late: building and signing a request
+                // that cannot be answered would only spend the margin.
+                match permit {
+                    Ok(Ok(_permit)) if Instant::now() < stop_at => {
+                        writer.write_chunk(chunk, stop_at).await
+                    }
                     _ => {
                         let mut report = WriteReport::default();
                         let error = WriteError::DeadlineReached {
@@ -349,27 +358,82 @@ impl ArchiveWriter {
         ))
     }
 
-    /// One PutItem that replaces only an older version of the key, or none.
+    /// One PutItem that replaces only an older version of the key, or none. A refused
+    /// condition counts as archived only when the item the archive holds proves this version or
+    /// a newer one (see `archived`).
     async fn put_if_newer(&self, group: &WriteGroup) -> Result<Answer, Failure> {
+        let item = &group.item;
+        let key_attribute = item.key.names().first().map_or("", String::as_str);
         let result = self
             .client
             .put_item()
             .table_name(self.table_name.as_ref())
-            .set_item(Some(group.item.item.clone()))
-            .condition_expression("attribute_not_exists(#version) OR #version < :version")
+            .set_item(Some(item.item.clone()))
+            // An item archived by an earlier release holds its version as a decimal string,
+            // which `:legacy` orders; a binary never compares with a string.
+            .condition_expression(
+                "attribute_not_exists(#key) OR #version < :version OR #version < :legacy",
+            )
+            .expression_attribute_names("#key", key_attribute)
             .expression_attribute_names("#version", self.version_attribute.as_ref())
-            .expression_attribute_values(":version", AttributeValue::S(group.item.version.clone()))
+            .expression_attribute_values(
+                ":version",
+                AttributeValue::B(item.version.as_bytes().to_vec().into()),
+            )
+            .expression_attribute_values(":legacy", AttributeValue::S(item.version.legacy_text()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Answer::Written(HashMap::new())),
+        let refused = match result {
+            Ok(_) => return Ok(Answer::Written(HashMap::new())),
             Err(SdkError::ServiceError(context))
                 if context.err().is_conditional_check_failed_exception() =>
             {
-                Ok(Answer::NewerKept)
+                match context.into_err() {
+                    PutItemError::ConditionalCheckFailedException(refused) => refused.item,
+                    _ => None,
+                }
             }
-            Err(err) => Err(classify(&err)),
+            Err(err) => return Err(classify(&err)),
+        };
+        // Not every DynamoDB returns the item with the refusal: then it is read.
+        let existing = match refused {
+            Some(existing) => Some(existing),
+            None => self.read_archived(group).await?,
+        };
+        match archived::judge(existing.as_ref(), item, &self.version_attribute) {
+            Archived::SameOrNewer => Ok(Answer::NewerKept),
+            Archived::Older => Err(Failure::Transient(
+                "the archived item changed while it was compared".into(),
+            )),
+            Archived::Unprovable(why) => Err(Failure::Permanent(WriteError::Rejected {
+                code: "ConditionalCheckFailed".into(),
+                message: why,
+            })),
         }
+    }
+
+    /// The archived item of `group`'s key, read strongly consistent.
+    async fn read_archived(
+        &self,
+        group: &WriteGroup,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, Failure> {
+        let key = group
+            .key()
+            .names()
+            .iter()
+            .filter_map(|name| Some((name.clone(), group.item.item.get(name)?.clone())))
+            .collect();
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table_name.as_ref())
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| classify(&err))?;
+        Ok(output.item)
     }
 }
 

@@ -511,3 +511,218 @@ async fn cargo_lambda_watchs_concurrency_of_one_is_taken_without_a_warning() {
     let logs = function.logs();
     assert!(!logs.contains("WARN"), "{logs}");
 }
+
+// An item's whole life: items at DynamoDB's 400 KB limit, and items restored from the archive.
+
+/// DynamoDB's item limit, attribute names included.
+const MAX_ITEM: usize = 400 * 1024;
+
+/// A TTL deletion of session `pk` whose old image has `extra` beside its key, expiry and a
+/// `Blob` string sized so that the image is `bytes` as DynamoDB counts it (ASCII only: names and
+/// strings by their length; the expiry number 1794993601 takes 6 bytes, as dynalite counts it).
+fn session_of_size(
+    pk: &str,
+    seq: &str,
+    bytes: usize,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut image = json!({
+        "PK": {"S": pk},
+        "ExpirationTime": {"N": "1794993601"},
+    });
+    let mut size = "PK".len() + pk.len() + "ExpirationTime".len() + 6 + "Blob".len();
+    for (name, value) in extra.as_object().unwrap() {
+        size += name.len()
+            + match value.as_object().unwrap().iter().next().unwrap() {
+                (t, v) if t == "S" => v.as_str().unwrap().len(),
+                (t, v) if t == "B" => aws_smithy_types::base64::decode(v.as_str().unwrap())
+                    .unwrap()
+                    .len(),
+                // 1700000000: two significant digits at an odd power of ten.
+                (t, v) if t == "N" && v == "1700000000" => 2,
+                other => panic!("unsized {other:?}"),
+            };
+        image[name] = value.clone();
+    }
+    image["Blob"] = json!({"S": "x".repeat(bytes - size)});
+    json!({
+        "eventID": seq, "eventName": "REMOVE", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1795000001,
+            "Keys": {"PK": {"S": pk}},
+            "OldImage": image,
+            "SequenceNumber": seq,
+            "SizeBytes": bytes,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        }
+    })
+}
+
+/// Puts `record`'s old image into a `source` table, as the live table held it: dynalite refuses
+/// items over 400 KB, so this proves the image is one DynamoDB could have held.
+async fn assert_fits_a_table(setup: &Setup, record: &serde_json::Value) -> bool {
+    let json = record.to_string();
+    let record: ttl_archiver::record::Record = serde_json::from_str(&json).unwrap();
+    let image = record.change.old_image.0;
+    setup
+        .admin
+        .put_item()
+        .table_name("source")
+        .set_item(Some(image))
+        .send()
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_source_item_at_or_under_the_limit_fits_and_one_byte_more_does_not() {
+    let Some(setup) = setup(&[("PK", "S")]).await else {
+        return;
+    };
+    create_table(&setup.admin, "source", &[("PK", "S")]).await;
+    // The test's own count of an item's size is DynamoDB's: 400 KB exactly fits, one byte more
+    // does not.
+    for (bytes, fits) in [
+        (MAX_ITEM - 10, true),
+        (MAX_ITEM, true),
+        (MAX_ITEM + 1, false),
+    ] {
+        let record = session_of_size("s", "100", bytes, json!({}));
+        assert_eq!(
+            assert_fits_a_table(&setup, &record).await,
+            fits,
+            "{bytes} bytes"
+        );
+    }
+}
+
+/// Archives `record` (an item at the limit) with `env`, and checks it went in whole, without the
+/// archiver's attributes, and that the function said so once, by sequence number.
+async fn archive_near_the_limit(record: serde_json::Value, env: &[(&str, &str)]) {
+    let Some(setup) = setup(&[("PK", "S")]).await else {
+        return;
+    };
+    let function = setup.start(&setup.db.endpoint, env);
+    let event = json!({ "Records": [&record] }).to_string();
+    let outcome = setup.api.invoke(&event, Duration::from_secs(30)).await;
+    let logs = function.logs();
+    assert_eq!(
+        outcome,
+        Outcome::Response(expected_response(&[])),
+        "logs:\n{logs}"
+    );
+    let archive = setup.archive().await;
+    let [item] = archive.as_slice() else {
+        panic!("one item archived: {}", archive.len());
+    };
+    let blob = record["dynamodb"]["OldImage"]["Blob"]["S"]
+        .as_str()
+        .unwrap();
+    assert_eq!(item["Blob"].as_s().unwrap(), blob, "the data whole");
+    let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["Blob", "PK"],
+        "no archiver attribute: they would not fit"
+    );
+    let seq = record["dynamodb"]["SequenceNumber"].as_str().unwrap();
+    assert_eq!(
+        logs.matches("archived without the archiver's attributes")
+            .count(),
+        1,
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!(r#""sequence_numbers":"{seq}""#))
+            || logs.contains(&format!("sequence_numbers={seq}")),
+        "{logs}"
+    );
+    assert!(logs.contains(r#""AdditionsDropped":1"#), "{logs}");
+}
+
+#[tokio::test]
+async fn a_source_item_10_bytes_under_400_kb_is_archived_with_the_default_settings() {
+    // The template's defaults: the source's expiry goes; the version (35 bytes) would not fit.
+    archive_near_the_limit(
+        session_of_size("near", "100", MAX_ITEM - 10, json!({})),
+        &[("TTL_ATTRIBUTE", "ExpirationTime")],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_source_item_of_400_kb_exactly_is_archived_without_its_stamps() {
+    archive_near_the_limit(
+        session_of_size("exact", "200", MAX_ITEM, json!({})),
+        &[
+            ("TTL_ATTRIBUTE", "ExpirationTime"),
+            ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+            ("ARCHIVE_RETENTION_DAYS", "30"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_item_restored_from_the_archive_is_archived_again_with_the_new_version() {
+    let Some(setup) = setup(&[("PK", "S")]).await else {
+        return;
+    };
+    let function = setup.start(
+        &setup.db.endpoint,
+        &[
+            ("TTL_ATTRIBUTE", "ExpirationTime"),
+            ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+        ],
+    );
+    // What the archive held the first time (an earlier version and stamp), copied back into the
+    // source table with the item, and deleted by TTL again.
+    let earlier = support::items::version_of(&json!({"dynamodb": {
+        "ApproximateCreationDateTime": 1700000000, "SequenceNumber": "5"}}));
+    let records: Vec<serde_json::Value> = ["restored-1", "restored-2", "restored-3", "restored-4"]
+        .iter()
+        .enumerate()
+        .map(|(i, pk)| {
+            session_of_size(
+                pk,
+                &format!("{}", 1000 + i),
+                2000,
+                json!({"ArchiveVersion": {"B": earlier}, "ArchivedAt": {"N": "1700000000"}}),
+            )
+        })
+        .collect();
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let event = json!({ "Records": records }).to_string();
+    let outcome = setup.api.invoke(&event, Duration::from_secs(10)).await;
+    assert_eq!(
+        outcome,
+        Outcome::Response(expected_response(&[])),
+        "logs:\n{}",
+        function.logs()
+    );
+    let archive = setup.archive().await;
+    assert_eq!(archive.len(), 4);
+    for item in &archive {
+        let archived_at: u64 = item["ArchivedAt"].as_n().unwrap().parse().unwrap();
+        assert!(archived_at >= before, "the new stamp, not 1700000000");
+        let version =
+            aws_smithy_types::base64::encode(item["ArchiveVersion"].as_b().unwrap().as_ref());
+        let pk = item["PK"].as_s().unwrap();
+        let record = records
+            .iter()
+            .find(|r| r["dynamodb"]["Keys"]["PK"]["S"] == pk.as_str())
+            .unwrap();
+        assert_eq!(
+            version,
+            support::items::version_of(record),
+            "this deletion's version"
+        );
+        assert_ne!(version, earlier);
+    }
+}

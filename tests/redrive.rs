@@ -412,6 +412,87 @@ async fn a_redrive_replaces_an_older_version() {
     );
 }
 
+/// Sets the archived session's `ArchiveVersion` to `value`, as an item written by other means.
+async fn set_archived_version(servers: &Servers, value: aws_sdk_dynamodb::types::AttributeValue) {
+    let key = one_session(true)["Records"][0]["dynamodb"]["Keys"]["PK"]["S"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    admin_client(&servers.db.endpoint)
+        .await
+        .update_item()
+        .table_name("archive")
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key))
+        .update_expression("SET ArchiveVersion = :v")
+        .expression_attribute_values(":v", value)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_version_the_archiver_does_not_write_fails_the_record_and_keeps_the_object() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    archive_live(&servers, &one_session(true)).await;
+    // A number where the archiver writes a binary: the condition fails for that reason alone.
+    set_archived_version(
+        &servers,
+        aws_sdk_dynamodb::types::AttributeValue::N("99999999999999".into()),
+    )
+    .await;
+    let key = format!("{PREFIX}replayed");
+    put(&servers, &key, invocation_record(one_session(false))).await;
+    let (code, out) = redrive(&servers, &[&format!("s3://{BUCKET}/{PREFIX}")]);
+    assert_eq!(code, 1, "a record was not archived: {out}");
+    assert!(
+        out.contains("0 archived, 0 skipped, 1 failed; kept"),
+        "{out}"
+    );
+    assert!(
+        out.contains("is not a version this archiver writes (a number)"),
+        "{out}"
+    );
+    assert!(!out.contains("99999999999999"), "no value quoted: {out}");
+    assert_eq!(keys(&servers).await, [key], "the object stays");
+}
+
+#[tokio::test]
+async fn a_version_an_earlier_release_wrote_as_a_string_still_orders_the_replay() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    // The live (newer) deletion archived by a release that stored decimal versions.
+    archive_live(&servers, &one_session(true)).await;
+    let live = one_session(true);
+    let change = &live["Records"][0]["dynamodb"];
+    let legacy = ttl_archiver::version::archive_version(
+        change["ApproximateCreationDateTime"].as_i64().unwrap(),
+        change["SequenceNumber"].as_str().unwrap(),
+    )
+    .unwrap()
+    .legacy_text();
+    set_archived_version(&servers, aws_sdk_dynamodb::types::AttributeValue::S(legacy)).await;
+    put(
+        &servers,
+        &format!("{PREFIX}replayed"),
+        invocation_record(one_session(false)),
+    )
+    .await;
+    let (code, out) = redrive(&servers, &[&format!("s3://{BUCKET}/{PREFIX}")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("1 archived (1 already in the archive at this or a newer version)"),
+        "{out}"
+    );
+    let items = scan_all(&admin_client(&servers.db.endpoint).await, "archive").await;
+    assert_eq!(
+        items[0]["CreationTime"].as_n().unwrap(),
+        NEWER_CREATION_TIME
+    );
+}
+
 fn is_copy(parts: &hyper::http::request::Parts) -> bool {
     parts.headers.contains_key("x-amz-copy-source")
 }

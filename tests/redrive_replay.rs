@@ -25,14 +25,22 @@ fn pk(input: &PutItemInput) -> String {
     }
 }
 
-/// A replay whose PutItem answers: SESSION#a1f3 newer in the archive already, `missing` (a
-/// key) refused as if the table did not exist, the rest written.
+/// A replay whose PutItem answers: SESSION#a1f3 newer in the archive already (the refusal
+/// returns the archived item, whose version proves it), `missing` (a key) refused as if the table
+/// did not exist, the rest written.
 fn replay(dry_run: bool, missing: &'static str) -> Replay {
     let newer = mock!(Client::put_item)
         .match_requests(|input| pk(input) == "SESSION#a1f3")
         .then_error(|| {
+            let later = ttl_archiver::version::archive_version(1_900_000_000, "1").unwrap();
             PutItemError::ConditionalCheckFailedException(
-                ConditionalCheckFailedException::builder().build(),
+                ConditionalCheckFailedException::builder()
+                    .item("PK", AttributeValue::S("SESSION#a1f3".into()))
+                    .item(
+                        "ArchiveVersion",
+                        AttributeValue::B(later.as_bytes().to_vec().into()),
+                    )
+                    .build(),
             )
         });
     let missing = mock!(Client::put_item)

@@ -209,9 +209,13 @@ fn expected_response(failed: &[String]) -> Value {
     json!({ "batchItemFailures": failed.iter().map(|s| json!({"itemIdentifier": s})).collect::<Vec<_>>() })
 }
 
+/// SAM stops the container once the response is in, and log lines still in Docker's pipe at that
+/// moment never reach its output (seen on a busy 2-core machine: the response and the archive
+/// right, the `batch processed` line missing). So the proof here is the response and the
+/// archive; that the line is written is proven where the logs are read whole
+/// (tests/end_to_end.rs). What may be asserted of these logs is what they must never hold.
 fn assert_clean_logs(invocation: &Invocation) {
     let logs = &invocation.logs;
-    assert!(logs.contains("batch processed"), "{logs}");
     assert!(
         !logs.contains("IncompleteMessage") && !logs.contains("Error: "),
         "the function ends quietly when the emulator stops it:\n{logs}"

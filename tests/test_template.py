@@ -2,6 +2,7 @@
 aws-sam-translator, then the settings that decide whether data can be lost are asserted."""
 import itertools
 import json
+import shlex
 import os
 import pathlib
 import re
@@ -152,6 +153,48 @@ def test_alarms_cover_iterator_age_errors_and_failed_batches(cfn):
         assert "Fn::If" in alarm["AlarmActions"], "notifications go to the optional topic"
 
 
+def test_parked_batches_are_never_expired_and_redriven_copies_are(cfn):
+    rules = cfn["Resources"]["FailedBatchBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    for rule in rules:
+        assert rule["Status"] == "Enabled"
+        if "ExpirationInDays" in rule or "Transitions" in rule:
+            assert rule.get("Prefix") == "redriven/", f"only redriven copies expire: {rule}"
+            assert "Filter" not in rule
+    (redriven,) = [r for r in rules if "ExpirationInDays" in r]
+    assert redriven["ExpirationInDays"] == {"Ref": "FailedBatchRetentionDays"}
+
+
+def test_the_failed_batch_alarm_counts_what_the_mapping_parks_and_stays_on(cfn):
+    bucket = cfn["Resources"]["FailedBatchBucket"]["Properties"]
+    (metrics,) = bucket["MetricsConfigurations"]
+    assert metrics == {"Id": "ParkedBatches", "Prefix": "aws/lambda/"}, "not the redrive's copies under redriven/"
+    alarm = cfn["Resources"]["FailedBatchAlarm"]["Properties"]
+    assert alarm["Dimensions"][1] == {"Name": "FilterId", "Value": "ParkedBatches"}
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == 7 * 86400, "the longest window CloudWatch allows"
+    assert alarm["Period"] >= 3600, "windows over a day need periods of an hour or more"
+    assert alarm["DatapointsToAlarm"] == 1
+
+
+def test_the_mapping_counts_its_records_and_an_alarm_watches_what_it_drops(cfn, mapping):
+    assert mapping["MetricsConfig"] == {"Metrics": ["EventCount"]}
+    (name,) = [n for n, r in of_type(cfn, "AWS::Lambda::EventSourceMapping").items()]
+    alarm = cfn["Resources"]["DroppedRecordsAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "DroppedEventCount")
+    assert alarm["Dimensions"] == [{"Name": "EventSourceMappingUUID", "Value": {"Ref": name}}]
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+@pytest.mark.parametrize("parameters", [{}, {"Attributes": "a b,c", "ArchivedAtAttribute": "Archived At"}], ids=["defaults", "spaces"])
+def test_the_redrive_command_sets_the_region_and_quotes_every_value(parameters):
+    command = Stack(parameters).outputs["RedriveCommand"]
+    words = shlex.split(command)
+    settings = dict(word.split("=", 1) for word in words[:-2])
+    assert settings["AWS_REGION"] == "us-east-1"
+    assert settings["ATTRIBUTES"] == parameters.get("Attributes", "")
+    assert settings["ARCHIVED_AT_ATTRIBUTE"] == parameters.get("ArchivedAtAttribute", "")
+    assert words[-2:] == ["ttl-archiver-redrive", f"s3://{PHYSICAL['FailedBatchBucket']}/aws/lambda/"]
+
+
 def test_outputs(cfn):
     assert {"FunctionName", "FunctionArn", "ArchiveTableName", "FailedBatchBucketName"} <= cfn["Outputs"].keys()
 
@@ -169,6 +212,8 @@ PHYSICAL = {
     "FailedBatchBucket": "ttl-archiver-failedbatchbucket-7g8h9i",
     "Dashboard": "ttl-archiver-ttl-archiver",
     "ArchiverLogGroup": "/aws/lambda/ttl-archiver-ttl-archiver",
+    # The event source mapping SAM generates (its Ref is the mapping's UUID).
+    "ArchiverFunctionStream": "4f3a1c2e-0d9b-4e6a-9c1d-7b2e5a8f0c31",
 }
 ATTRIBUTES = {
     ("DemoSourceTable", "StreamArn"): f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{DEMO_TABLE}/stream/2026-11-25T00:00:00.000",
@@ -354,7 +399,12 @@ def test_reconciliation_tolerance_and_minimum_are_parameters():
 
 # What the dashboard may show: the metrics the function writes (EMF, src/metrics.rs) and those
 # AWS publishes for the stack's resources.
-EMF_METRICS = {"Received", "Selected", "Skipped", "Archived", "Failed", "Retries", "BatchDuration"}
+EMF_METRICS = {"Received", "Selected", "Skipped", "Archived", "Failed", "Retries", "BatchDuration", "AdditionsDropped"}
+# The event source mapping's own counts (MetricsConfig EventCount), by EventSourceMappingUUID.
+MAPPING_METRICS = {
+    "PolledEventCount", "FilteredOutEventCount", "InvokedEventCount", "FailedInvokeEventCount",
+    "OnFailureDestinationDeliveredEventCount", "DroppedEventCount",
+}
 AWS_METRICS = {
     ("AWS/DynamoDB", "TimeToLiveDeletedItemCount"),
     ("AWS/DynamoDB", "ConsumedWriteCapacityUnits"),
@@ -364,7 +414,7 @@ AWS_METRICS = {
     ("AWS/Lambda", "ConcurrentExecutions"),
     ("AWS/Lambda", "IteratorAge"),
     ("AWS/S3", "PutRequests"),
-}
+} | {("AWS/Lambda", name) for name in MAPPING_METRICS}
 
 
 def emitted_metric_names():
@@ -385,12 +435,14 @@ def test_dashboard_shows_only_metrics_that_exist_and_every_alarm(parameters):
             if namespace == "TtlArchiver":
                 assert name in EMF_METRICS, name
                 assert dimensions == {"FunctionName": PHYSICAL["ArchiverFunction"]}
+            elif name in MAPPING_METRICS:
+                assert dimensions == {"EventSourceMappingUUID": PHYSICAL["ArchiverFunctionStream"]}
             else:
                 assert (namespace, name) in AWS_METRICS, (namespace, name)
             shown.add(name)
     assert {"TimeToLiveDeletedItemCount", "Selected", "Archived", "Failed", "Retries", "BatchDuration",
             "Errors", "Throttles", "ConcurrentExecutions", "IteratorAge", "ConsumedWriteCapacityUnits",
-            "WriteThrottleEvents", "PutRequests"} <= shown
+            "WriteThrottleEvents", "PutRequests", "AdditionsDropped"} | MAPPING_METRICS <= shown
     (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
     alarms = {name for name, r in cfn["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert set(alarm_widget["properties"]["alarms"]) == {
@@ -492,8 +544,8 @@ def test_archive_and_encryption_options(parameters):
     assert outputs["ArchiveTableName"] == table_reference
     assert outputs["ArchiverRoleArn"] == ATTRIBUTES[("ArchiverRole", "Arn")], "for the other account's policies"
     redrive = outputs["RedriveCommand"]
-    assert f"TABLE_NAME={table_reference} " in redrive
-    assert f"ARCHIVE_RETENTION_DAYS={retention or '0'} ARCHIVE_TTL_ATTRIBUTE=ArchiveExpiresAt " in redrive
+    assert f"TABLE_NAME='{table_reference}' " in redrive
+    assert f"ARCHIVE_RETENTION_DAYS='{retention or '0'}' ARCHIVE_TTL_ATTRIBUTE='ArchiveExpiresAt' " in redrive
     body = json.loads(resources["Dashboard"]["Properties"]["DashboardBody"])
     archive_dimensions = {
         metric[3] for widget in body["widgets"] for metric in widget["properties"].get("metrics", [])
@@ -513,6 +565,7 @@ def test_archive_and_encryption_options(parameters):
         ({"ArchiveRetentionDays": "36501"}, "ArchiveRetentionDays"),
         ({"ArchiveTtlAttribute": ""}, "ArchiveTtlAttribute"),
         ({"ArchiveTtlAttribute": " ExpiresAt"}, "ArchiveTtlAttribute"),
+        ({"ArchiveTtlAttribute": "It's"}, "ArchiveTtlAttribute"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )

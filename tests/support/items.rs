@@ -98,15 +98,22 @@ impl Expectation {
     }
 }
 
-/// The version the archive item of a record carries: creation second and sequence number,
-/// zero-padded to 12 and 40 digits (restated here, independently of the library).
+/// The version the archive item of a record carries, base64 as in DynamoDB JSON: 21 bytes,
+/// big-endian, of the creation second (4 bytes), then the sequence number split into the digits
+/// before its last 19 (9 bytes) and its last 19 digits (8 bytes). Restated here, independently of
+/// the library.
 pub fn version_of(record: &Value) -> String {
     let change = &record["dynamodb"];
     let seconds = change["ApproximateCreationDateTime"]
         .as_f64()
-        .unwrap_or(0.0) as u64;
-    let seq = change["SequenceNumber"].as_str().unwrap();
-    format!("{seconds:012}.{:0>40}", seq.trim_start_matches('0'))
+        .unwrap_or(0.0) as u32;
+    let seq = format!("{:0>40}", change["SequenceNumber"].as_str().unwrap());
+    let (high, low) = seq.split_at(21);
+    let mut bytes = seconds.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&high.parse::<u128>().unwrap().to_be_bytes()[7..]);
+    bytes.extend_from_slice(&low.parse::<u64>().unwrap().to_be_bytes());
+    assert_eq!(bytes.len(), 21);
+    aws_smithy_types::base64::encode(&bytes)
 }
 
 pub struct Expected {
@@ -169,7 +176,7 @@ pub fn expected(event_json: &str, how: &Expectation) -> Expected {
         let version_attribute = how.version_attribute.as_deref().unwrap_or("ArchiveVersion");
         item.insert(
             version_attribute.to_owned(),
-            json!({ "S": version_of(record) }),
+            json!({ "B": version_of(record) }),
         );
         let key = key_of(&change["Keys"]);
         let order = seq_key(&seq);

@@ -1,0 +1,190 @@
+//! What the archive already holds for a key, judged against a record being replayed (the
+//! redrive's conditional put failed). Pure.
+//!
+//! The redrive may count a record as archived without writing it only when the archive proves it
+//! holds this record's version or a newer one. A failed condition alone proves nothing: the
+//! version attribute may have another type or name, or the item may carry no version at all.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::project::ArchiveItem;
+use crate::version::Version;
+
+/// The judgement on the archived item found where a replayed record's put was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Archived {
+    /// The archive holds this record's version or a newer one: nothing to write.
+    SameOrNewer,
+    /// The archive holds an older version, or no item (it changed since the condition was
+    /// checked): put again.
+    Older,
+    /// Which is newer cannot be told: report the record, keep its batch.
+    Unprovable(String),
+}
+
+/// Judges `existing` (the archived item, `None` if there is none) against `ours`.
+pub fn judge(
+    existing: Option<&HashMap<String, AttributeValue>>,
+    ours: &ArchiveItem,
+    version_attribute: &str,
+) -> Archived {
+    let Some(existing) = existing else {
+        return Archived::Older;
+    };
+    let stored = match existing.get(version_attribute) {
+        Some(AttributeValue::B(bytes)) => Version::from_bytes(bytes.as_ref()),
+        Some(AttributeValue::S(text)) => Version::from_legacy(text),
+        Some(_) => None,
+        None => {
+            // Items whose additions were dropped (near 400 KB) carry no version; the one case
+            // that can still be proven is the archive holding this very projection.
+            return if existing == &ours.item {
+                Archived::SameOrNewer
+            } else {
+                Archived::Unprovable(format!(
+                    "the archived item has no {version_attribute} (an item near 400 KB is archived without it), so which is newer cannot be told; nothing written"
+                ))
+            };
+        }
+    };
+    match stored {
+        Some(stored) if stored >= ours.version => Archived::SameOrNewer,
+        Some(_) => Archived::Older,
+        None => Archived::Unprovable(format!(
+            "the archived item's {version_attribute} is not a version this archiver writes ({}); nothing written",
+            type_name(&existing[version_attribute])
+        )),
+    }
+}
+
+/// The attribute's DynamoDB type, never its value.
+fn type_name(value: &AttributeValue) -> &'static str {
+    match value {
+        AttributeValue::S(_) => "a string of another form",
+        AttributeValue::N(_) => "a number",
+        AttributeValue::B(_) => "a binary of another length",
+        AttributeValue::Ss(_) | AttributeValue::Ns(_) | AttributeValue::Bs(_) => "a set",
+        AttributeValue::M(_) => "a map",
+        AttributeValue::L(_) => "a list",
+        AttributeValue::Bool(_) => "a Boolean",
+        AttributeValue::Null(_) => "a null",
+        _ => "an unknown type",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::ItemKey;
+    use crate::version::archive_version;
+
+    fn ours(seq: &str, with_version: bool) -> ArchiveItem {
+        let version = archive_version(1_800_000_000, seq).unwrap();
+        let mut item = HashMap::from([("PK".to_owned(), AttributeValue::S("k".into()))]);
+        if with_version {
+            item.insert(
+                "ArchiveVersion".into(),
+                AttributeValue::B(version.as_bytes().to_vec().into()),
+            );
+        }
+        ArchiveItem {
+            sequence_number: seq.into(),
+            version,
+            key: ItemKey::of_keys(&HashMap::from([(
+                "PK".to_owned(),
+                AttributeValue::S("k".into()),
+            )]))
+            .unwrap(),
+            item,
+            request_bytes: 100,
+            additions_dropped: !with_version,
+        }
+    }
+
+    fn archived(version: AttributeValue) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("PK".to_owned(), AttributeValue::S("k".into())),
+            ("ArchiveVersion".to_owned(), version),
+        ])
+    }
+
+    fn binary(seq: &str) -> AttributeValue {
+        AttributeValue::B(
+            archive_version(1_800_000_000, seq)
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+                .into(),
+        )
+    }
+
+    #[test]
+    fn a_newer_or_equal_version_proves_the_record_archived() {
+        let record = ours("100", true);
+        for stored in ["100", "101"] {
+            assert_eq!(
+                judge(Some(&archived(binary(stored))), &record, "ArchiveVersion"),
+                Archived::SameOrNewer
+            );
+        }
+        let legacy = archive_version(1_800_000_000, "101").unwrap().legacy_text();
+        assert_eq!(
+            judge(
+                Some(&archived(AttributeValue::S(legacy))),
+                &record,
+                "ArchiveVersion"
+            ),
+            Archived::SameOrNewer,
+            "a version an earlier release wrote"
+        );
+    }
+
+    #[test]
+    fn an_older_version_or_no_item_means_put_again() {
+        let record = ours("100", true);
+        assert_eq!(
+            judge(Some(&archived(binary("99"))), &record, "ArchiveVersion"),
+            Archived::Older
+        );
+        assert_eq!(judge(None, &record, "ArchiveVersion"), Archived::Older);
+    }
+
+    #[test]
+    fn a_version_of_another_type_or_name_proves_nothing() {
+        let record = ours("100", true);
+        for stored in [
+            AttributeValue::N("99999999999".into()),
+            AttributeValue::S("v2".into()),
+            AttributeValue::B(vec![0xff; 3].into()),
+        ] {
+            let judged = judge(Some(&archived(stored)), &record, "ArchiveVersion");
+            assert!(matches!(judged, Archived::Unprovable(_)), "{judged:?}");
+        }
+        let judged = judge(Some(&archived(binary("101"))), &record, "Version");
+        assert!(matches!(judged, Archived::Unprovable(_)), "{judged:?}");
+        if let Archived::Unprovable(why) = judge(
+            Some(&archived(AttributeValue::N("12345".into()))),
+            &record,
+            "ArchiveVersion",
+        ) {
+            assert!(!why.contains("12345"), "no value quoted: {why}");
+        }
+    }
+
+    #[test]
+    fn an_unversioned_item_is_proven_only_by_being_this_very_projection() {
+        let record = ours("100", false);
+        assert_eq!(
+            judge(Some(&record.item.clone()), &record, "ArchiveVersion"),
+            Archived::SameOrNewer
+        );
+        let mut other = record.item.clone();
+        other.insert("x".into(), AttributeValue::Null(true));
+        assert!(matches!(
+            judge(Some(&other), &record, "ArchiveVersion"),
+            Archived::Unprovable(_)
+        ));
+    }
+}
