@@ -54,3 +54,21 @@ pub async fn load() -> SdkConfig {
     }
     loader.load().await
 }
+
+/// Where a DynamoDB client built from the environment sends its requests, to name it when a
+/// connection fails: `AWS_ENDPOINT_URL_DYNAMODB`, then `AWS_ENDPOINT_URL` (as the SDK reads them),
+/// else the Region's endpoint.
+pub fn dynamodb_endpoint(client: &aws_sdk_dynamodb::Client) -> String {
+    for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"] {
+        if let Some(url) = std::env::var(name)
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+        {
+            return url;
+        }
+    }
+    match client.config().region() {
+        Some(region) => format!("https://dynamodb.{region}.amazonaws.com"),
+        None => "DynamoDB (no Region set)".to_owned(),
+    }
+}

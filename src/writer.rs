@@ -140,6 +140,8 @@ pub enum WriteMode {
 #[derive(Debug, Clone)]
 pub struct ArchiveWriter {
     client: Client,
+    /// Named when a connection fails.
+    endpoint: Arc<str>,
     table_name: Arc<str>,
     version_attribute: Arc<str>,
     mode: WriteMode,
@@ -169,6 +171,7 @@ impl ArchiveWriter {
         retry: RetryPolicy,
     ) -> Self {
         ArchiveWriter {
+            endpoint: crate::sdk::dynamodb_endpoint(&client).into(),
             client,
             table_name: table_name.into(),
             version_attribute: version_attribute.into(),
@@ -352,7 +355,7 @@ impl ArchiveWriter {
             .request_items(self.table_name.as_ref(), requests)
             .send()
             .await
-            .map_err(|err| classify(&err))?;
+            .map_err(|err| classify(&err, &self.endpoint))?;
         Ok(Answer::Written(
             output.unprocessed_items.unwrap_or_default(),
         ))
@@ -394,7 +397,7 @@ impl ArchiveWriter {
                     _ => None,
                 }
             }
-            Err(err) => return Err(classify(&err)),
+            Err(err) => return Err(classify(&err, &self.endpoint)),
         };
         // Not every DynamoDB returns the item with the refusal: then it is read.
         let existing = match refused {
@@ -432,7 +435,7 @@ impl ArchiveWriter {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|err| classify(&err))?;
+            .map_err(|err| classify(&err, &self.endpoint))?;
         Ok(output.item)
     }
 }
@@ -490,7 +493,7 @@ const RETRYABLE_CODES: &[&str] = &[
     "TransactionConflictException",
 ];
 
-fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure {
+fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>, endpoint: &str) -> Failure {
     match err {
         SdkError::ServiceError(context) => {
             let error = context.err();
@@ -507,7 +510,7 @@ fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure
         // Transport errors carry no item contents; their causes (DNS, refused, TLS,
         // credentials) are what an operator needs.
         SdkError::DispatchFailure(failure) => Failure::Transient(format!(
-            "connection failed: {}",
+            "connection to {endpoint} failed: {}",
             failure
                 .as_connector_error()
                 .map_or_else(|| "no cause given".to_owned(), |e| crate::error_chain(e))

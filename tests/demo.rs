@@ -80,6 +80,13 @@ fn check(event: &str, failed: &[&str], archived: usize) -> Option<Demo> {
         );
     }
     assert!(!run.output.contains("Error"), "{}", run.output);
+    assert!(
+        run.output.contains(
+            "==> the function runs with TABLE_NAME=archive TTL_ATTRIBUTE=ExpirationTime ARCHIVED_AT_ATTRIBUTE=ArchivedAt"
+        ),
+        "the demo says its settings: {}",
+        run.output
+    );
     Some(run)
 }
 
@@ -137,6 +144,20 @@ fn demo_no_old_image_both_reported() {
 #[test]
 fn demo_all_types_archived_exactly() {
     let _ = check("all-types.json", &[], 1);
+}
+
+#[test]
+fn a_missing_event_file_is_named_as_given() {
+    let output = Command::new("bash")
+        .arg(repo_path("tools/demo"))
+        .arg("nodir/x.json")
+        .output()
+        .expect("run tools/demo");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "tools/demo: no event file nodir/x.json"
+    );
 }
 
 #[test]

@@ -9,7 +9,10 @@ one per line, sorted by key, attributes sorted, numbers as the decimal strings D
 """
 import argparse
 import json
+import socket
 import sys
+import time
+import urllib.parse
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,6 +28,22 @@ def client(endpoint):
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+def wait_for(endpoint, seconds=15):
+    """Waits until the endpoint accepts connections: a DynamoDB started a moment ago (dynalite
+    with `&` in the line before) takes a second to listen."""
+    url = urllib.parse.urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection((url.hostname, port), timeout=1).close()
+            return
+        except OSError as err:
+            if time.monotonic() > deadline:
+                raise OSError(f"nothing answers at {endpoint} after {seconds} s ({err})") from err
+            time.sleep(0.2)
 
 
 def key_type(text):
@@ -107,6 +126,7 @@ def main():
             key = args.key or (key_of_event(args.like) if args.like else [("PK", "S")])
             if len(key) > 2:
                 parser.error("a DynamoDB key has one or two attributes")
+            wait_for(args.endpoint)
             create(db, args.table, key)
         else:
             show(db, args.table)

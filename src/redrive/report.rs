@@ -43,6 +43,9 @@ pub struct ObjectReport {
     /// Why the object is unreadable, or why it could not be moved or deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A file that could not be opened: there is nothing to keep.
+    #[serde(skip)]
+    pub absent: bool,
 }
 
 impl ObjectReport {
@@ -56,6 +59,7 @@ impl ObjectReport {
             failed: Vec::new(),
             would_archive: None,
             moved_to: None,
+            absent: false,
             deleted: false,
             error: None,
         }
@@ -68,10 +72,21 @@ impl ObjectReport {
         }
     }
 
+    /// A file that could not be opened (missing, say).
+    pub fn absent(object: impl Into<String>, error: impl Into<String>) -> Self {
+        ObjectReport {
+            absent: true,
+            ..Self::unreadable(object, error)
+        }
+    }
+
     /// The readable line: `NAME: 3 archived, 0 skipped, 0 failed; moved to s3://...`.
     pub fn line(&self) -> String {
         let name = &self.object;
         let error = self.error.as_deref().unwrap_or_default();
+        if self.absent {
+            return format!("{name}: error: cannot be read: {error}");
+        }
         if self.status == Status::Unreadable {
             return format!("{name}: error: {error}; kept");
         }
@@ -140,7 +155,7 @@ impl Totals {
         match report.status {
             Status::Done => self.done += 1,
             Status::Unreadable => {
-                self.kept += 1;
+                self.kept += usize::from(!report.absent);
                 self.unreadable += 1;
             }
             Status::Kept | Status::DryRun => self.kept += 1,
@@ -163,9 +178,13 @@ impl Totals {
             0 => String::new(),
             n => format!("; {n} sources could not be listed"),
         };
+        let objects = match self.objects {
+            1 => "1 object".to_owned(),
+            n => format!("{n} objects"),
+        };
         format!(
-            "summary: {} objects ({} done, {} kept, {} unreadable); {records}, {} skipped, {} failed{sources}; {seconds:.1} s",
-            self.objects, self.done, self.kept, self.unreadable, self.skipped, self.failed
+            "summary: {objects} ({} done, {} kept, {} unreadable); {records}, {} skipped, {} failed{sources}; {seconds:.1} s",
+            self.done, self.kept, self.unreadable, self.skipped, self.failed
         )
     }
 
@@ -173,6 +192,7 @@ impl Totals {
     /// archived, an unreadable object, an object not moved, a source not listed. A dry run
     /// leaves every object by design.
     pub fn exit_status(&self, dry_run: bool) -> u8 {
+        // An absent file is counted unreadable, which sets the status below.
         let left_behind = !dry_run && self.kept > 0;
         let trouble = self.failed > 0 || self.unreadable > 0 || self.source_errors > 0;
         u8::from(left_behind || trouble)
@@ -364,5 +384,21 @@ mod tests {
             serde_json::from_str::<Value>(&error.to_line()).unwrap(),
             json!({"type": "source_error", "source": "s3://b/", "error": "access denied"})
         );
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_opened_is_not_said_to_be_kept() {
+        let missing = ObjectReport::absent("x.json", "No such file or directory (os error 2)");
+        assert_eq!(
+            missing.line(),
+            "x.json: error: cannot be read: No such file or directory (os error 2)"
+        );
+        let mut totals = Totals::default();
+        totals.add(&missing);
+        assert_eq!(
+            totals.line(false, 0.0),
+            "summary: 1 object (0 done, 0 kept, 1 unreadable); 0 records archived, 0 skipped, 0 failed; 0.0 s"
+        );
+        assert_eq!(totals.exit_status(false), 1, "still something to look at");
     }
 }

@@ -79,7 +79,7 @@ impl Redrive {
     async fn file(self, path: String) -> ObjectReport {
         match tokio::fs::read(&path).await {
             Ok(bytes) => self.replay.object(&path, &bytes).await,
-            Err(err) => ObjectReport::unreadable(path, err.to_string()),
+            Err(err) => ObjectReport::absent(path, err.to_string()),
         }
     }
 
