@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod dynalite;
+pub mod esm;
 pub mod items;
 pub mod proxy;
 pub mod runtime_api;
