@@ -57,6 +57,51 @@ def test_mapping_filters_ttl_deletions(mapping):
     assert json.loads(entry["Pattern"]) == TTL_PATTERN
 
 
+def ttl_identity(record):
+    """The function's rule (src/select.rs), restated: a REMOVE by the DynamoDB service."""
+    return record.get("eventName") == "REMOVE" and record.get("userIdentity") == {
+        "type": "Service", "principalId": "dynamodb.amazonaws.com",
+    }
+
+
+def identity_variants():
+    """The first record of events/ttl-remove.json under every identity a stream can carry."""
+    base = json.loads((ROOT / "events" / "ttl-remove.json").read_text())["Records"][0]
+    for name, identity in [
+        ("ttl", {"type": "Service", "principalId": "dynamodb.amazonaws.com"}),
+        ("user delete", None),
+        ("null identity", "null"),
+        ("another service", {"type": "Service", "principalId": "events.amazonaws.com"}),
+        ("lower-case type", {"type": "service", "principalId": "dynamodb.amazonaws.com"}),
+        ("a user", {"type": "User", "principalId": "dynamodb.amazonaws.com"}),
+    ]:
+        record = json.loads(json.dumps(base))
+        if identity is None:
+            del record["userIdentity"]
+        elif identity == "null":
+            record["userIdentity"] = None
+        else:
+            record["userIdentity"] = identity
+        yield name, record
+
+
+@pytest.mark.parametrize("source", sorted(p.name for p in (ROOT / "events").glob("*.json")) + ["identity variants"])
+def test_the_filter_keeps_exactly_the_records_the_code_selects(mapping, source):
+    # moto's implementation of AWS's event pattern rules, independent of ours, evaluates the
+    # template's own filter.
+    from moto.events.models import EventPattern
+
+    (entry,) = mapping["FilterCriteria"]["Filters"]
+    pattern = EventPattern.load(entry["Pattern"])
+    if source == "identity variants":
+        records = list(identity_variants())
+    else:
+        events = json.loads((ROOT / "events" / source).read_text())["Records"]
+        records = [(record.get("eventID", str(i)), record) for i, record in enumerate(events)]
+    for name, record in records:
+        assert pattern.matches_event(record) == ttl_identity(record), name
+
+
 def test_mapping_reports_partial_failures_and_bisects(mapping):
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True
