@@ -814,7 +814,7 @@ async fn a_progress_bar_on_a_terminal_and_none_otherwise() {
         shown.contains("1/1 objects, 3 records archived, 0 failed"),
         "{shown:?}"
     );
-    assert!(shown.contains("summary: 1 objects (1 done"), "{shown:?}");
+    assert!(shown.contains("summary: 1 object (1 done"), "{shown:?}");
 }
 
 #[test]
