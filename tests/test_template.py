@@ -130,8 +130,7 @@ def test_failed_batches_go_to_the_s3_bucket(cfn, mapping):
 
 
 def test_table_name_points_at_the_standard_ia_archive_table(cfn):
-    (function,) = of_type(cfn, "AWS::Lambda::Function").values()
-    props = function["Properties"]
+    props = cfn["Resources"]["ArchiverFunction"]["Properties"]
     assert props["Environment"]["Variables"]["TTL_ATTRIBUTE"] == {"Ref": "TtlAttribute"}
     assert props["Runtime"] == "provided.al2023" and props["Handler"] == "bootstrap"
     assert props["Architectures"] == [{"Ref": "Architecture"}]
@@ -142,7 +141,7 @@ def test_table_name_points_at_the_standard_ia_archive_table(cfn):
     assert props["Environment"]["Variables"]["AWS_ENDPOINT_URL_DYNAMODB"] == ""
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     stack = Stack({}, cfn)
-    (function,) = [r for r in stack.resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    function = stack.resources["ArchiverFunction"]
     assert function["Properties"]["Environment"]["Variables"]["TABLE_NAME"] == PHYSICAL["ArchiveTable"]
     table = stack.resources["ArchiveTable"]
     assert table["Properties"]["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
@@ -209,15 +208,79 @@ def test_parked_batches_are_never_expired_and_redriven_copies_are(cfn):
     assert redriven["ExpirationInDays"] == {"Ref": "FailedBatchRetentionDays"}
 
 
-def test_the_failed_batch_alarm_counts_what_the_mapping_parks_and_stays_on(cfn):
+def test_the_failed_batch_alarm_counts_what_the_mapping_parks_not_the_redrives_copies(cfn):
     bucket = cfn["Resources"]["FailedBatchBucket"]["Properties"]
     (metrics,) = bucket["MetricsConfigurations"]
     assert metrics == {"Id": "ParkedBatches", "Prefix": "aws/lambda/"}, "not the redrive's copies under redriven/"
     alarm = cfn["Resources"]["FailedBatchAlarm"]["Properties"]
     assert alarm["Dimensions"][1] == {"Name": "FilterId", "Value": "ParkedBatches"}
-    assert alarm["Period"] * alarm["EvaluationPeriods"] == 7 * 86400, "the longest window CloudWatch allows"
-    assert alarm["Period"] >= 3600, "windows over a day need periods of an hour or more"
-    assert alarm["DatapointsToAlarm"] == 1
+
+
+def test_an_alarm_stays_on_while_any_batch_is_parked(cfn):
+    (rule,) = of_type(cfn, "AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Ref": "ParkedBatchWatcher"}
+    alarm = cfn["Resources"]["ParkedBatchesAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == ("ParkedBatches", "Maximum", 0)
+    assert alarm["Dimensions"] == [{"Name": "Bucket", "Value": {"Ref": "FailedBatchBucket"}}]
+    assert alarm["Period"] >= 4 * 15 * 60, "every period holds at least one count"
+    errors = cfn["Resources"]["ParkedBatchWatcherErrorsAlarm"]["Properties"]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert errors["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "ParkedBatchWatcher"}}]
+    functions = of_type(cfn, "AWS::Lambda::Function")
+    assert list(functions) == ["ArchiverFunction"], "sam local invoke -e needs no function name"
+
+
+def run_watcher(keys):
+    """The watcher's definition, as the template holds it, executed by moto's Step Functions
+    interpreter against moto's S3 and CloudWatch (in process): the counts it publishes."""
+    import time
+
+    import boto3
+    from moto import mock_aws
+
+    props = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]["ParkedBatchWatcher"]["Properties"]
+    definition = json.dumps(props["Definition"])
+    for name, value in {"Bucket": "failed-batches", "Namespace": "TtlArchiver"}.items():
+        definition = definition.replace("${" + name + "}", value)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="failed-batches")
+        for key in keys:
+            s3.put_object(Bucket="failed-batches", Key=key, Body=b"{}")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(
+            name="watcher", definition=definition, roleArn="arn:aws:iam::123456789012:role/watcher",
+        )["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        for _ in range(200):
+            status = sfn.describe_execution(executionArn=execution)["status"]
+            if status != "RUNNING":
+                break
+            time.sleep(0.05)
+        assert status == "SUCCEEDED", sfn.get_execution_history(executionArn=execution)
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        (result,) = cloudwatch.get_metric_data(
+            MetricDataQueries=[{"Id": "parked", "MetricStat": {"Metric": {
+                "Namespace": "TtlArchiver", "MetricName": "ParkedBatches",
+                "Dimensions": [{"Name": "Bucket", "Value": "failed-batches"}],
+            }, "Period": 60, "Stat": "Maximum"}}],
+            StartTime=time.time() - 600, EndTime=time.time() + 600,
+        )["MetricDataResults"]
+        return result["Values"]
+
+
+@pytest.fixture
+def aws_test_credentials(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "test")
+
+
+def test_the_watcher_counts_the_batches_still_parked_and_not_the_redriven(aws_test_credentials):
+    parked = [f"aws/lambda/esm/shardId-1/2026/11/30/batch-{i}" for i in range(3)]
+    redriven = ["redriven/aws/lambda/esm/shardId-1/2026/11/29/done"]
+    assert run_watcher(parked + redriven) == [3.0]
+    assert run_watcher(redriven) == [0.0], "none parked: the alarm returns to OK"
 
 
 def test_the_mapping_counts_its_records_and_an_alarm_watches_what_it_drops(cfn, mapping):
@@ -259,6 +322,8 @@ PHYSICAL = {
     "ArchiverLogGroup": "/aws/lambda/ttl-archiver-ttl-archiver",
     # The event source mapping SAM generates (its Ref is the mapping's UUID).
     "ArchiverFunctionStream": "4f3a1c2e-0d9b-4e6a-9c1d-7b2e5a8f0c31",
+    # A state machine's Ref is its ARN.
+    "ParkedBatchWatcher": "arn:aws:states:us-east-1:123456789012:stateMachine:ParkedBatchWatcher-9Xy8",
 }
 ATTRIBUTES = {
     ("DemoSourceTable", "StreamArn"): f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{DEMO_TABLE}/stream/2026-11-25T00:00:00.000",
@@ -477,9 +542,11 @@ def test_dashboard_shows_only_metrics_that_exist_and_every_alarm(parameters):
         for metric in widget["properties"].get("metrics", []):
             namespace, name = metric[0], metric[1]
             dimensions = dict(zip(metric[2:-1:2], metric[3:-1:2]))
-            if namespace == "TtlArchiver":
+            if namespace == "TtlArchiver" and name != "ParkedBatches":
                 assert name in EMF_METRICS, name
                 assert dimensions == {"FunctionName": PHYSICAL["ArchiverFunction"]}
+            elif name == "ParkedBatches":
+                assert dimensions == {"Bucket": PHYSICAL["FailedBatchBucket"]}
             elif name in MAPPING_METRICS:
                 assert dimensions == {"EventSourceMappingUUID": PHYSICAL["ArchiverFunctionStream"]}
             else:
@@ -487,7 +554,7 @@ def test_dashboard_shows_only_metrics_that_exist_and_every_alarm(parameters):
             shown.add(name)
     assert {"TimeToLiveDeletedItemCount", "Selected", "Archived", "Failed", "Retries", "BatchDuration",
             "Errors", "Throttles", "ConcurrentExecutions", "IteratorAge", "ConsumedWriteCapacityUnits",
-            "WriteThrottleEvents", "PutRequests", "AdditionsDropped"} | MAPPING_METRICS <= shown
+            "WriteThrottleEvents", "PutRequests", "AdditionsDropped", "ParkedBatches"} | MAPPING_METRICS <= shown
     (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
     alarms = {name for name, r in cfn["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert set(alarm_widget["properties"]["alarms"]) == {
@@ -561,21 +628,37 @@ def test_archive_and_encryption_options(parameters):
             assert "SSESpecification" not in demo
         stream = ATTRIBUTES[("DemoSourceTable", "StreamArn")]
 
-    (function,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
-    variables = function["Properties"]["Environment"]["Variables"]
+    variables = resources["ArchiverFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["TABLE_NAME"] == table_reference
     assert variables["ARCHIVE_RETENTION_DAYS"] == (retention or "0")
     assert variables["ARCHIVE_TTL_ATTRIBUTE"] == "ArchiveExpiresAt"
 
     # The role: each statement by Sid, with exactly its actions and resources.
-    granted = {statement["Sid"]: statement for statement, _ in statements(resources)}
-    expected_sids = {"WriteArchive", "ReadSourceStream", "KeepFailedBatches", "WriteLogs"}
+    # SAM's own role for the schedule has no Sid: it may start the watcher, nothing else.
+    granted = {statement.get("Sid", "StartWatcher"): statement for statement, _ in statements(resources)}
+    assert granted.pop("StartWatcher") == {
+        "Action": "states:StartExecution", "Effect": "Allow",
+        "Resource": PHYSICAL["ParkedBatchWatcher"],
+    }
+    expected_sids = {"WriteArchive", "ReadSourceStream", "KeepFailedBatches", "WriteLogs",
+                     "ListParkedBatches", "PublishParkedBatchCount"}
     expected_sids |= {"DecryptArchiveTableKey"} if archive_key else set()
     expected_sids |= {"DecryptSourceStreamKey"} if source_key else set()
     assert granted.keys() == expected_sids
     assert granted["WriteArchive"]["Action"] == "dynamodb:BatchWriteItem"
     assert granted["WriteArchive"]["Resource"] == table_arn
     assert granted["ReadSourceStream"]["Resource"] == stream
+    # The watcher may list aws/lambda/ of the bucket, and nothing else.
+    assert granted["ListParkedBatches"] == {
+        "Sid": "ListParkedBatches", "Effect": "Allow", "Action": "s3:ListBucket",
+        "Resource": ATTRIBUTES[("FailedBatchBucket", "Arn")],
+        "Condition": {"StringLike": {"s3:prefix": "aws/lambda/*"}},
+    }
+    # PutMetricData has no resource-level permission: "*", held to the stack's namespace.
+    assert granted["PublishParkedBatchCount"] == {
+        "Sid": "PublishParkedBatchCount", "Effect": "Allow", "Action": "cloudwatch:PutMetricData",
+        "Resource": "*", "Condition": {"StringEquals": {"cloudwatch:namespace": "TtlArchiver"}},
+    }
     for sid, key in (("DecryptArchiveTableKey", archive_key), ("DecryptSourceStreamKey", source_key)):
         if key:
             assert granted[sid] == {
@@ -583,7 +666,10 @@ def test_archive_and_encryption_options(parameters):
             }
     kms_actions = {a for _, actions in statements(resources) for a in actions if a.startswith("kms:")}
     assert kms_actions <= {"kms:Decrypt"}, "nothing wider than decrypting through DynamoDB"
-    assert all(statement.get("Resource") != "*" for statement, _ in statements(resources))
+    assert all(
+        statement.get("Resource") != "*" or statement["Sid"] == "PublishParkedBatchCount"
+        for statement, _ in statements(resources)
+    )
 
     outputs = stack.outputs
     assert outputs["ArchiveTableName"] == table_reference
@@ -688,7 +774,7 @@ def test_hardening_options_are_off_by_default_and_change_only_their_resource():
     }
     assert "KmsKeyId" not in before["ArchiverLogGroup"]["Properties"]
     assert after["ArchiverLogGroup"]["Properties"]["KmsKeyId"] == KEY_ARN
-    (function_name,) = [n for n, r in before.items() if r["Type"] == "AWS::Lambda::Function"]
+    function_name = "ArchiverFunction"
     assert "ReservedConcurrentExecutions" not in before[function_name]["Properties"]
     assert after[function_name]["Properties"]["ReservedConcurrentExecutions"] == "10"
     assert list(statements(before)) == list(statements(after)), "no new permission"
