@@ -43,18 +43,12 @@ fn main() {
         ),
         (
             "binary version (21 bytes; this release)",
-            vec![(
-                "ArchiveVersion",
-                AttributeValue::B(version.as_bytes().to_vec().into()),
-            )],
+            vec![("ArchiveVersion", version.attribute_value())],
         ),
         (
             "binary version and ArchivedAt",
             vec![
-                (
-                    "ArchiveVersion",
-                    AttributeValue::B(version.as_bytes().to_vec().into()),
-                ),
+                ("ArchiveVersion", version.attribute_value()),
                 ("ArchivedAt", AttributeValue::N("1795000002".into())),
             ],
         ),

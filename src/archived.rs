@@ -84,10 +84,7 @@ mod tests {
         let version = archive_version(1_800_000_000, seq).unwrap();
         let mut item = HashMap::from([("PK".to_owned(), AttributeValue::S("k".into()))]);
         if with_version {
-            item.insert(
-                "ArchiveVersion".into(),
-                AttributeValue::B(version.as_bytes().to_vec().into()),
-            );
+            item.insert("ArchiveVersion".into(), version.attribute_value());
         }
         ArchiveItem {
             sequence_number: seq.into(),

@@ -8,13 +8,13 @@ use crate::config::{ArchiveExpiry, Config, DEFAULT_VERSION_ATTRIBUTE};
 use crate::item_size::{attribute_size, item_size, MAX_ITEM_BYTES};
 use crate::key::ItemKey;
 use crate::record::Change;
-use crate::version::{archive_version, Version};
+use crate::version::{archive_version, Version, VERSION_LEN};
 use crate::RecordError;
 
 /// Room for `"name":{"N":"<epoch seconds>"},` beyond the name itself (archive time, expiry).
 const EPOCH_SECONDS_BYTES: usize = 32;
 /// Room for `"name":{"B":"<base64 of the version>"},` beyond the name itself.
-const VERSION_BYTES: usize = 28 + 12;
+const VERSION_BYTES: usize = VERSION_LEN.div_ceil(3) * 4 + 12;
 
 /// What goes into an archive item, decided once from the configuration.
 #[derive(Debug, Clone)]
@@ -128,10 +128,7 @@ impl Projection {
             additions[0] = Some((name, AttributeValue::N(archived_at.to_string())));
         }
         check_free(&image, &self.version_attribute, "ARCHIVE_VERSION_ATTRIBUTE")?;
-        additions[1] = Some((
-            &self.version_attribute,
-            AttributeValue::B(version.as_bytes().to_vec().into()),
-        ));
+        additions[1] = Some((&self.version_attribute, version.attribute_value()));
         if let Some(expiry) = &self.archive_expiry {
             // Named like the source's TTL attribute, the archive's expiry replaces the source's.
             if self.ttl_attribute.as_ref() == Some(&expiry.attribute) {
@@ -245,9 +242,6 @@ mod tests {
     }
     fn n(v: &str) -> AttributeValue {
         AttributeValue::N(v.to_owned())
-    }
-    fn version_value(v: &Version) -> AttributeValue {
-        AttributeValue::B(v.as_bytes().to_vec().into())
     }
 
     #[test]
@@ -382,7 +376,7 @@ mod tests {
         let item = projection
             .project("7".into(), change(with_body), 99, 1000)
             .unwrap();
-        assert_eq!(item.item["body"], version_value(&item.version));
+        assert_eq!(item.item["body"], item.version.attribute_value());
     }
 
     #[test]
@@ -406,7 +400,7 @@ mod tests {
             item.version,
             crate::version::archive_version(1_795_000_001, "100").unwrap()
         );
-        assert_eq!(item.item["ArchiveVersion"], version_value(&item.version));
+        assert_eq!(item.item["ArchiveVersion"], item.version.attribute_value());
         let err = Projection::default()
             .project("12x".into(), change(SESSION), 0, 1000)
             .unwrap_err();
@@ -619,12 +613,12 @@ mod tests {
             ..Default::default()
         };
         let earlier = crate::version::archive_version(1_700_000_000, "5").unwrap();
-        for stored in [version_value(&earlier), s(&earlier.legacy_text())] {
+        for stored in [earlier.attribute_value(), s(&earlier.legacy_text())] {
             let item = projection
                 .project("100".into(), restored(stored), 1_800_000_000, 1000)
                 .unwrap();
             assert_eq!(item.item["ArchivedAt"], n("1800000000"));
-            assert_eq!(item.item["ArchiveVersion"], version_value(&item.version));
+            assert_eq!(item.item["ArchiveVersion"], item.version.attribute_value());
             assert_ne!(item.version, earlier);
         }
     }
@@ -646,9 +640,11 @@ mod tests {
             );
         }
         // An archived-at that is not a number stays the item's, and collides.
-        let mut stamped = restored(version_value(
-            &crate::version::archive_version(1, "1").unwrap(),
-        ));
+        let mut stamped = restored(
+            crate::version::archive_version(1, "1")
+                .unwrap()
+                .attribute_value(),
+        );
         stamped
             .old_image
             .0

@@ -25,7 +25,7 @@ const SECONDS_BYTES: usize = 4;
 /// they order as the whole number does, because the low part is always below 10^19.
 const HIGH_BYTES: usize = 9;
 const LOW_DIGITS: usize = 19;
-/// Length of every version.
+/// Length of every version, in bytes.
 pub const VERSION_LEN: usize = SECONDS_BYTES + HIGH_BYTES + 8;
 /// DynamoDB sequence numbers have 21 to 40 digits.
 const SEQUENCE_DIGITS: usize = 40;
@@ -37,6 +37,11 @@ pub struct Version([u8; VERSION_LEN]);
 impl Version {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The value stored under the version attribute, and compared in the redrive's condition.
+    pub fn attribute_value(&self) -> aws_sdk_dynamodb::types::AttributeValue {
+        aws_sdk_dynamodb::types::AttributeValue::B(self.0.to_vec().into())
     }
 
     /// A version read back from the archive; `None` unless it has the version's length.

@@ -379,10 +379,7 @@ impl ArchiveWriter {
             )
             .expression_attribute_names("#key", key_attribute)
             .expression_attribute_names("#version", self.version_attribute.as_ref())
-            .expression_attribute_values(
-                ":version",
-                AttributeValue::B(item.version.as_bytes().to_vec().into()),
-            )
+            .expression_attribute_values(":version", item.version.attribute_value())
             .expression_attribute_values(":legacy", AttributeValue::S(item.version.legacy_text()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()

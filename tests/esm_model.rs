@@ -24,28 +24,34 @@ fn settings(batch_size: usize, retries: u32) -> Settings {
     }
 }
 
-fn invoked(events: &[Event]) -> Vec<Vec<String>> {
+/// The batches the mapping invoked the function with, or (`parked`) sent to the destination.
+fn batches(events: &[Event], parked: bool) -> Vec<Vec<String>> {
     events
         .iter()
-        .filter_map(|e| match e {
-            Event::Invoked {
-                sequence_numbers, ..
-            } => Some(sequence_numbers.clone()),
+        .filter_map(|e| match (e, parked) {
+            (
+                Event::Invoked {
+                    sequence_numbers, ..
+                },
+                false,
+            )
+            | (
+                Event::Parked {
+                    sequence_numbers, ..
+                },
+                true,
+            ) => Some(sequence_numbers.clone()),
             _ => None,
         })
         .collect()
 }
 
+fn invoked(events: &[Event]) -> Vec<Vec<String>> {
+    batches(events, false)
+}
+
 fn parked(events: &[Event]) -> Vec<Vec<String>> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Parked {
-                sequence_numbers, ..
-            } => Some(sequence_numbers.clone()),
-            _ => None,
-        })
-        .collect()
+    batches(events, true)
 }
 
 #[test]

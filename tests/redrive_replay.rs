@@ -36,10 +36,7 @@ fn replay(dry_run: bool, missing: &'static str) -> Replay {
             PutItemError::ConditionalCheckFailedException(
                 ConditionalCheckFailedException::builder()
                     .item("PK", AttributeValue::S("SESSION#a1f3".into()))
-                    .item(
-                        "ArchiveVersion",
-                        AttributeValue::B(later.as_bytes().to_vec().into()),
-                    )
+                    .item("ArchiveVersion", later.attribute_value())
                     .build(),
             )
         });
