@@ -52,12 +52,7 @@ async fn check(case: Case) {
         "every selected record accounted for"
     );
     let key_names: Vec<&str> = case.key.iter().map(|(n, _)| *n).collect();
-    assert_archive_matches(
-        &archive,
-        &want.items,
-        &key_names,
-        &case.how.stamps(before, now()),
-    );
+    assert_archive_matches(&archive, &want, &key_names, &case.how.stamps(before, now()));
 }
 
 #[tokio::test]

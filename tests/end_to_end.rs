@@ -102,7 +102,7 @@ async fn archive_event(event: &str, key: &[(&str, &str)], how: Expectation, env:
     );
     let key_names: Vec<&str> = key.iter().map(|(n, _)| *n).collect();
     let stamps = how.stamps(before, after);
-    assert_archive_matches(&setup.archive().await, &want.items, &key_names, &stamps);
+    assert_archive_matches(&setup.archive().await, &want, &key_names, &stamps);
 
     let logs = function.logs();
     assert!(

@@ -11,6 +11,7 @@ fn records(n: usize) -> Vec<StreamRecord> {
             created: 0,
             bytes: 1000,
             matches_filter: true,
+            partition: i as u64,
         })
         .collect()
 }
@@ -178,4 +179,35 @@ fn a_parent_shard_is_drained_before_its_child() {
         Answer::Failures(vec![])
     });
     assert_eq!(order, [0, 0, 0, 1, 1]);
+}
+
+#[test]
+fn with_a_parallelization_factor_each_key_stays_in_order_on_one_batcher() {
+    let shard: Vec<StreamRecord> = records(40)
+        .into_iter()
+        .map(|mut r| {
+            r.partition %= 7;
+            r
+        })
+        .collect();
+    let lanes = support::esm::by_partition_key(&shard, 3);
+    assert_eq!(lanes.len(), 3);
+    assert_eq!(lanes.iter().map(Vec::len).sum::<usize>(), 40);
+    for key in 0..7 {
+        let holding: Vec<usize> = (0..3)
+            .filter(|&l| lanes[l].iter().any(|r| r.partition == key))
+            .collect();
+        assert_eq!(holding.len(), 1, "key {key} on one batcher");
+        let order: Vec<&str> = lanes[holding[0]]
+            .iter()
+            .filter(|r| r.partition == key)
+            .map(|r| r.sequence_number.as_str())
+            .collect();
+        let shard_order: Vec<&str> = shard
+            .iter()
+            .filter(|r| r.partition == key)
+            .map(|r| r.sequence_number.as_str())
+            .collect();
+        assert_eq!(order, shard_order, "key {key} in the shard's order");
+    }
 }

@@ -244,7 +244,7 @@ async fn check(event: &str, key: &[(&str, &str)]) {
     );
     let key_names: Vec<&str> = key.iter().map(|(n, _)| *n).collect();
     let stamps = how.stamps(0, u64::MAX);
-    assert_archive_matches(&archive, &want.items, &key_names, &stamps);
+    assert_archive_matches(&archive, &want, &key_names, &stamps);
     assert_clean_logs(&invocation);
 }
 

@@ -29,6 +29,37 @@ pub struct StreamRecord {
     /// Whether the mapping's filter keeps it (decided outside: an implementation of AWS's
     /// pattern rules evaluates the template's filter).
     pub matches_filter: bool,
+    /// A hash of the record's partition key: [PAR] with a ParallelizationFactor above 1, records
+    /// of one partition key stay in order on one of the shard's concurrent batchers.
+    pub partition: u64,
+}
+
+/// [PAR] "ParallelizationFactor: the number of batches to process concurrently from each shard",
+/// keeping "in-order processing at the partition-key level": the shard's records, split by
+/// partition key into `factor` sequences, each in the shard's order. How Lambda assigns keys to
+/// batchers is not documented; any assignment by key keeps the documented guarantee.
+pub fn by_partition_key(records: &[StreamRecord], factor: usize) -> Vec<Vec<StreamRecord>> {
+    let mut lanes = vec![Vec::new(); factor.max(1)];
+    for record in records {
+        lanes[(record.partition % factor.max(1) as u64) as usize].push(record.clone());
+    }
+    lanes
+}
+
+/// The function under the mapping: what it answers, and (optionally) what it is told when a
+/// batch goes to the on-failure destination, at simulated time `at`.
+pub trait Function {
+    fn invoke(&mut self, shard: usize, batch: &[StreamRecord]) -> Answer;
+    fn parked(&mut self, _shard: usize, _batch: &[StreamRecord], _reason: &'static str, _at: u64) {}
+}
+
+/// A function that only answers.
+struct Answering<F>(F);
+
+impl<F: FnMut(usize, &[StreamRecord]) -> Answer> Function for Answering<F> {
+    fn invoke(&mut self, shard: usize, batch: &[StreamRecord]) -> Answer {
+        (self.0)(shard, batch)
+    }
 }
 
 /// The settings of the mapping that decide its behaviour (the template's).
@@ -75,6 +106,8 @@ pub enum Event {
         shard: usize,
         sequence_numbers: Vec<String>,
         reason: &'static str,
+        /// Simulated epoch seconds.
+        at: u64,
     },
     Bisected {
         shard: usize,
@@ -99,7 +132,18 @@ pub fn run(
     settings: &Settings,
     start: u64,
     step_secs: u64,
-    mut invoke: impl FnMut(usize, &[StreamRecord]) -> Answer,
+    invoke: impl FnMut(usize, &[StreamRecord]) -> Answer,
+) -> (Vec<Event>, Figures) {
+    run_function(shards, settings, start, step_secs, &mut Answering(invoke))
+}
+
+/// [`run`], with a [`Function`] that also hears of each batch parked.
+pub fn run_function(
+    shards: &[Vec<StreamRecord>],
+    settings: &Settings,
+    start: u64,
+    step_secs: u64,
+    function: &mut impl Function,
 ) -> (Vec<Event>, Figures) {
     let mut events = Vec::new();
     let mut figures = Figures::default();
@@ -131,13 +175,9 @@ pub fn run(
                 .iter()
                 .any(|r| now.saturating_sub(r.created) > settings.maximum_record_age_secs)
             {
-                park(
-                    &mut events,
-                    &mut figures,
-                    shard,
-                    &batch,
-                    "record age exceeded",
-                );
+                let reason = "record age exceeded";
+                park(&mut events, &mut figures, shard, &batch, reason, now);
+                function.parked(shard, &batch, reason, now);
                 attempts = 0;
                 continue;
             }
@@ -146,7 +186,7 @@ pub fn run(
                 shard,
                 sequence_numbers: batch.iter().map(|r| r.sequence_number.clone()).collect(),
             });
-            let answer = invoke(shard, &batch);
+            let answer = function.invoke(shard, &batch);
             now += step_secs;
             let retry_from = match answer {
                 Answer::Failures(failed) if failed.is_empty() => {
@@ -175,13 +215,9 @@ pub fn run(
             // [ERR] A record that keeps failing reaches the destination after
             // MaximumRetryAttempts + 1 invocations.
             if attempts > settings.maximum_retry_attempts {
-                park(
-                    &mut events,
-                    &mut figures,
-                    shard,
-                    &remaining,
-                    "retries exhausted",
-                );
+                let reason = "retries exhausted";
+                park(&mut events, &mut figures, shard, &remaining, reason, now);
+                function.parked(shard, &remaining, reason, now);
                 attempts = 0;
             } else {
                 figures.retries += 1;
@@ -222,11 +258,13 @@ fn park(
     shard: usize,
     batch: &[StreamRecord],
     reason: &'static str,
+    at: u64,
 ) {
     figures.parked_batches += 1;
     events.push(Event::Parked {
         shard,
         sequence_numbers: batch.iter().map(|r| r.sequence_number.clone()).collect(),
         reason,
+        at,
     });
 }

@@ -119,6 +119,9 @@ pub fn version_of(record: &Value) -> String {
 pub struct Expected {
     /// Archive items by key (the `Keys` JSON), without the archived-at attribute.
     pub items: BTreeMap<String, Value>,
+    /// Keys whose archive item has no room for the archiver's attributes (near 400 KB): the
+    /// data alone, no version or stamps.
+    pub bare: HashSet<String>,
     /// Sequence numbers that must be reported failed (TTL removals without an old image).
     pub failed: Vec<String>,
     /// Every TTL removal's sequence number.
@@ -143,9 +146,61 @@ pub fn key_of_item(item: &Item, key_names: &[&str]) -> String {
     Value::Object(keys).to_string()
 }
 
+/// An item restored from the archive carries the archiver's attributes: a 21-byte binary
+/// version, and numeric stamps. They give way to the new deletion's.
+fn remove_earlier_archive_attributes(
+    item: &mut serde_json::Map<String, Value>,
+    version_attribute: &str,
+    how: &Expectation,
+) {
+    let earlier = item
+        .get(version_attribute)
+        .and_then(|v| v["B"].as_str())
+        .and_then(|b| aws_smithy_types::base64::decode(b).ok())
+        .is_some_and(|bytes| bytes.len() == 21);
+    if !earlier {
+        return;
+    }
+    item.remove(version_attribute);
+    let stamps = [
+        how.archived_at_attribute.as_deref(),
+        how.archive_expiry.as_ref().map(|(name, _)| name.as_str()),
+    ];
+    for name in stamps.into_iter().flatten() {
+        if item.get(name).is_some_and(|v| v.get("N").is_some()) {
+            item.remove(name);
+        }
+    }
+}
+
+/// Whether the archiver's attributes (version, archived-at and expiry, as epoch seconds) still
+/// fit under DynamoDB's item limit beside `item`, as DynamoDB measures sizes.
+fn additions_fit(
+    item: &serde_json::Map<String, Value>,
+    version_attribute: &str,
+    how: &Expectation,
+) -> bool {
+    use ttl_archiver::item_size::{attribute_size, item_size, MAX_ITEM_BYTES};
+    let decoded: ttl_archiver::record::Image =
+        serde_json::from_value(Value::Object(item.clone())).unwrap();
+    let seconds = AttributeValue::N("1795000000".into());
+    let mut size = item_size(&decoded.0)
+        + attribute_size(version_attribute, &AttributeValue::B(vec![0; 21].into()));
+    for name in [
+        how.archived_at_attribute.as_deref(),
+        how.archive_expiry.as_ref().map(|(name, _)| name.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        size += attribute_size(name, &seconds);
+    }
+    size <= MAX_ITEM_BYTES
+}
+
 pub fn expected(event_json: &str, how: &Expectation) -> Expected {
     let event: Value = serde_json::from_str(event_json).unwrap();
-    let mut latest: BTreeMap<String, ((usize, String), Value)> = BTreeMap::new();
+    let mut latest: BTreeMap<String, ((usize, String), Value, bool)> = BTreeMap::new();
     let mut failed = Vec::new();
     let mut selected = Vec::new();
     for record in event["Records"].as_array().unwrap() {
@@ -174,80 +229,137 @@ pub fn expected(event_json: &str, how: &Expectation) -> Expected {
             .collect();
         item.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
         let version_attribute = how.version_attribute.as_deref().unwrap_or("ArchiveVersion");
-        item.insert(
-            version_attribute.to_owned(),
-            json!({ "B": version_of(record) }),
-        );
+        remove_earlier_archive_attributes(&mut item, version_attribute, how);
+        let bare = !additions_fit(&item, version_attribute, how);
+        if !bare {
+            item.insert(
+                version_attribute.to_owned(),
+                json!({ "B": version_of(record) }),
+            );
+        }
         let key = key_of(&change["Keys"]);
         let order = seq_key(&seq);
-        if latest.get(&key).is_none_or(|(o, _)| *o < order) {
-            latest.insert(key, (order, normalize(&Value::Object(item))));
+        if latest.get(&key).is_none_or(|(o, _, _)| *o < order) {
+            latest.insert(key, (order, normalize(&Value::Object(item)), bare));
         }
     }
     Expected {
-        items: latest.into_iter().map(|(k, (_, v))| (k, v)).collect(),
+        bare: latest
+            .iter()
+            .filter(|(_, (_, _, bare))| *bare)
+            .map(|(k, _)| k.clone())
+            .collect(),
+        items: latest.into_iter().map(|(k, (_, v, _))| (k, v)).collect(),
         failed,
         selected,
     }
+}
+
+/// How an archive differs from the expected one: `(key, what)` for each item missing, extra or
+/// different (the stamped attributes checked for presence and range, then ignored).
+pub fn archive_differences(
+    archive: &[Item],
+    expected: &Expected,
+    key_names: &[&str],
+    stamps: &Stamps,
+) -> Vec<(String, String)> {
+    let mut differences = Vec::new();
+    let mut seen = HashSet::new();
+    for item in archive {
+        let key = key_of_item(item, key_names);
+        if !seen.insert(key.clone()) {
+            differences.push((key, "archived twice".to_owned()));
+            continue;
+        }
+        let Some(want) = expected.items.get(&key) else {
+            differences.push((key, "archived, but never deleted by TTL".to_owned()));
+            continue;
+        };
+        let mut actual = item.clone();
+        if !expected.bare.contains(&key) {
+            if let Err(problem) = check_stamps(&mut actual, stamps) {
+                differences.push((key, problem));
+                continue;
+            }
+        }
+        if &item_json(&actual) != want {
+            let version = |item: &Value| item["ArchiveVersion"]["B"].as_str().map(str::to_owned);
+            let what = match (version(&item_json(&actual)), version(want)) {
+                (Some(have), Some(want)) if have != want => format!(
+                    "holds the version of {}, not of the newest deletion, {}",
+                    describe_version(&have),
+                    describe_version(&want)
+                ),
+                _ => "differs from the projection of its newest deletion".to_owned(),
+            };
+            differences.push((key, what));
+        }
+    }
+    for key in expected.items.keys() {
+        if !seen.contains(key) {
+            differences.push((key.clone(), "missing from the archive".to_owned()));
+        }
+    }
+    differences
+}
+
+/// A version (base64, as in DynamoDB JSON) as the deletion it stands for.
+fn describe_version(base64: &str) -> String {
+    let Ok(bytes) = aws_smithy_types::base64::decode(base64) else {
+        return format!("version {base64}");
+    };
+    if bytes.len() != 21 {
+        return format!("version {base64}");
+    }
+    let seconds = u32::from_be_bytes(bytes[..4].try_into().unwrap());
+    let mut high = [0u8; 16];
+    high[7..].copy_from_slice(&bytes[4..13]);
+    let low = u64::from_be_bytes(bytes[13..].try_into().unwrap());
+    let sequence = u128::from_be_bytes(high) * 10u128.pow(19) + low as u128;
+    format!("the deletion at {seconds} s, sequence number {sequence}")
+}
+
+/// Takes the stamped attributes out of `item`, checking each is there and in range.
+fn check_stamps(item: &mut Item, stamps: &Stamps) -> Result<(), String> {
+    let mut take = |name: &str| -> Result<u64, String> {
+        item.remove(name)
+            .and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
+            .ok_or_else(|| format!("no numeric {name}"))
+    };
+    let archived_at = stamps.archived_at.map(&mut take).transpose()?;
+    if let Some(at) = archived_at {
+        if !(stamps.from..=stamps.to).contains(&at) {
+            return Err(format!(
+                "archived-at {at} outside {}..={}",
+                stamps.from, stamps.to
+            ));
+        }
+    }
+    if let Some((name, retention)) = stamps.expiry {
+        let expires = take(name)?;
+        let window = stamps.from + retention..=stamps.to + retention;
+        if !window.contains(&expires) {
+            return Err(format!("{name} {expires} outside {window:?}"));
+        }
+        if archived_at.is_some_and(|at| expires != at + retention) {
+            return Err(format!("{name} is not the archive time plus the retention"));
+        }
+    }
+    Ok(())
 }
 
 /// Asserts the archive holds exactly the expected items (nothing else), comparing every
 /// attribute; the stamped attributes are checked for presence and range, then ignored.
 pub fn assert_archive_matches(
     archive: &[Item],
-    expected: &BTreeMap<String, Value>,
+    expected: &Expected,
     key_names: &[&str],
     stamps: &Stamps,
 ) {
-    let mut seen = HashSet::new();
-    for item in archive {
-        let key = key_of_item(item, key_names);
-        assert!(seen.insert(key.clone()), "key {key} archived twice");
-        let mut actual = item.clone();
-        let mut take = |name: &str| -> u64 {
-            actual
-                .remove(name)
-                .unwrap_or_else(|| panic!("{key}: no {name}"))
-                .as_n()
-                .unwrap()
-                .parse()
-                .unwrap()
-        };
-        let archived_at = stamps.archived_at.map(&mut take);
-        if let Some(at) = archived_at {
-            assert!(
-                (stamps.from..=stamps.to).contains(&at),
-                "archived-at {at} outside {}..={}",
-                stamps.from,
-                stamps.to
-            );
-        }
-        if let Some((name, retention)) = stamps.expiry {
-            let expires = take(name);
-            let window = stamps.from + retention..=stamps.to + retention;
-            assert!(
-                window.contains(&expires),
-                "{name} {expires} outside {window:?}"
-            );
-            if let Some(at) = archived_at {
-                assert_eq!(
-                    expires,
-                    at + retention,
-                    "{name}: the archive time plus the retention"
-                );
-            }
-        }
-        let want = expected
-            .get(&key)
-            .unwrap_or_else(|| panic!("unexpected item archived: {key}"));
-        assert_eq!(&item_json(&actual), want, "archive item {key} differs");
-    }
-    assert_eq!(
-        seen.len(),
-        expected.len(),
-        "archived {} items, expected {}",
-        seen.len(),
-        expected.len()
+    let differences = archive_differences(archive, expected, key_names, stamps);
+    assert!(
+        differences.is_empty(),
+        "the archive differs: {differences:#?}"
     );
 }
 

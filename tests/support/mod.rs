@@ -7,6 +7,8 @@ pub mod items;
 pub mod proxy;
 pub mod runtime_api;
 pub mod server;
+#[cfg(feature = "redrive")]
+pub mod simulation;
 
 use std::path::PathBuf;
 

@@ -29,6 +29,8 @@ pub enum Fault {
     Delay(Duration),
     /// Close the connection without answering, nothing written.
     Hangup,
+    /// Never answer, never forward: a request in flight when its sender dies.
+    Stall,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -204,6 +206,7 @@ async fn apply(
             count(|s| &mut s.hangups);
             Err(std::io::Error::other("hang up"))
         }
+        Fault::Stall => std::future::pending().await,
         Fault::Delay(delay) => {
             count(|s| &mut s.delays);
             tokio::time::sleep(delay).await;

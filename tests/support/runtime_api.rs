@@ -134,6 +134,19 @@ impl RuntimeApi {
         self.ready.notify_waiters();
     }
 
+    /// Answers every invocation handed out and not yet answered as Lambda does when the
+    /// function's process dies mid-invocation (out of memory, a crash, a host failure).
+    /// `error_type` is Lambda's, e.g. `Runtime.ExitError` or `Sandbox.Timedout`.
+    pub fn fail_in_flight(&self, error_type: &str) {
+        let in_flight: Vec<_> = self.state.lock().unwrap().in_flight.drain().collect();
+        for (_, reply) in in_flight {
+            let _ = reply.send(Outcome::Error(serde_json::json!({
+                "errorType": error_type,
+                "errorMessage": "the invocation ended without an answer"
+            })));
+        }
+    }
+
     /// When the function first asked for an invocation: the end of its init.
     pub fn first_poll(&self) -> Option<std::time::Instant> {
         self.state.lock().unwrap().first_poll
@@ -219,6 +232,18 @@ async fn serve(
 pub struct Function {
     child: Child,
     logs: Arc<Mutex<String>>,
+    /// Started by [`Function::start_command`] as a process group's leader.
+    group: bool,
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        if let (true, Some(pid)) = (self.group, self.child.id()) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
 }
 
 impl Function {
@@ -239,6 +264,30 @@ impl Function {
         Self::start_in(binary, api, env, None)
     }
 
+    /// Any custom runtime, given as a shell command (with the caller's PATH), in place of the
+    /// release binary.
+    pub fn start_command(command: &str, api: &RuntimeApi, env: &[(&str, &str)]) -> Self {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let mut env = env.to_vec();
+        env.push(("PATH", &path));
+        let mut sh = Command::new("/bin/sh");
+        // Its own process group, so that killing it kills whatever it started.
+        sh.arg("-c").arg(format!("exec {command}")).process_group(0);
+        let mut function = Self::spawn(sh, api, &env);
+        function.group = true;
+        function
+    }
+
+    /// Kills the process (SIGKILL), and its process group when it leads one, and waits for it.
+    pub async fn kill(&mut self) {
+        if let (true, Some(pid)) = (self.group, self.child.id()) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+        let _ = self.child.kill().await;
+    }
+
     /// Like [`Function::start`]; with `cgroup_procs`, the process first moves itself into that
     /// cgroup (its `cgroup.procs` file), so that it runs, init included, under its limits.
     pub fn start_in(
@@ -247,7 +296,7 @@ impl Function {
         env: &[(&str, &str)],
         cgroup_procs: Option<&std::path::Path>,
     ) -> Self {
-        let mut command = match cgroup_procs {
+        let command = match cgroup_procs {
             None => Command::new(binary),
             Some(procs) => {
                 let mut sh = Command::new("/bin/sh");
@@ -258,6 +307,10 @@ impl Function {
                 sh
             }
         };
+        Self::spawn(command, api, env)
+    }
+
+    fn spawn(mut command: Command, api: &RuntimeApi, env: &[(&str, &str)]) -> Self {
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", &api.address)
@@ -293,7 +346,11 @@ impl Function {
                 }
             });
         }
-        Function { child, logs }
+        Function {
+            child,
+            logs,
+            group: false,
+        }
     }
 
     pub fn pid(&self) -> Option<u32> {

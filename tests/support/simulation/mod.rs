@@ -1,0 +1,139 @@
+//! The whole pipeline, simulated (README, "The pipeline simulation"): a seeded workload through
+//! the event source mapping's rules into the real function, the archive behind faults, the
+//! on-failure bucket and the redrive; the invariant (invariant.rs) checked at the end of each
+//! seed. One seed reproduces a run; a failure prints its seed.
+
+mod chance;
+mod destination;
+mod faults;
+mod invariant;
+mod pipeline;
+mod rules;
+mod workload;
+
+pub use pipeline::{Figures, FunctionUnderTest, SeedRun};
+
+/// The totals over the seeds run, and whether every seed kept the invariant.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub seeds: usize,
+    pub failed_seeds: Vec<u64>,
+    pub totals: Figures,
+    pub per_seed: Vec<(u64, Figures)>,
+    pub lost: usize,
+}
+
+impl Summary {
+    pub fn passed(&self) -> bool {
+        self.failed_seeds.is_empty()
+    }
+
+    /// The last line: `pipeline: N seeds, D deletions, ... lost L`.
+    pub fn line(&self) -> String {
+        let t = &self.totals;
+        format!(
+            "pipeline: {} seeds, {} deletions, {} invocations, {} retries, {} bisects, {} crashes, \
+             {} timeouts, {} write faults, {} batches parked, {} redriven, {} kept, lost {}",
+            self.seeds,
+            t.deletions,
+            t.invocations,
+            t.retries,
+            t.bisects,
+            t.crashes,
+            t.timeouts,
+            t.write_faults,
+            t.parked,
+            t.redriven,
+            t.kept,
+            self.lost
+        )
+    }
+}
+
+/// Runs `seeds` one after the other, printing a line per seed (and what broke), then the
+/// summary line. `None` when a tool is missing (outside CI).
+pub fn run(seeds: impl IntoIterator<Item = u64>, function: &FunctionUnderTest) -> Option<Summary> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut servers = pipeline::Servers::start(&rt)?;
+    let mut summary = Summary::default();
+    for seed in seeds {
+        let run = pipeline::run_seed(&rt, &mut servers, function, seed);
+        println!("{}", seed_line(&run, function));
+        if std::env::var_os("SIMULATE_VERBOSE").is_some() {
+            for report in &run.kept_reports {
+                println!("  kept: {report}");
+            }
+        }
+        let f = &run.figures;
+        let t = &mut summary.totals;
+        t.records += f.records;
+        t.deletions += f.deletions;
+        t.invocations += f.invocations;
+        t.retries += f.retries;
+        t.bisects += f.bisects;
+        t.crashes += f.crashes;
+        t.timeouts += f.timeouts;
+        t.outage_invocations += f.outage_invocations;
+        t.write_faults += f.write_faults;
+        t.parked += f.parked;
+        t.redriven += f.redriven;
+        t.kept += f.kept;
+        summary.seeds += 1;
+        summary.per_seed.push((seed, run.figures.clone()));
+        summary.lost += run.verdict.lost.len();
+        if !run.verdict.holds() {
+            summary.failed_seeds.push(seed);
+        }
+    }
+    println!("{}", summary.line());
+    Some(summary)
+}
+
+fn seed_line(run: &SeedRun, function: &FunctionUnderTest) -> String {
+    let f = &run.figures;
+    let mut line = format!(
+        "seed {}: {} records, {} TTL deletions; {} shards x {} batchers, BatchSize {}; \
+         {} invocations, {} retries, {} bisects, {} crashes, {} timeouts, {} in an outage, \
+         {} write faults; \
+         {} parked, {} redriven, {} kept; lost {}",
+        run.seed,
+        f.records,
+        f.deletions,
+        f.shards,
+        f.batchers,
+        f.batch_size,
+        f.invocations,
+        f.retries,
+        f.bisects,
+        f.crashes,
+        f.timeouts,
+        f.outage_invocations,
+        f.write_faults,
+        f.parked,
+        f.redriven,
+        f.kept,
+        run.verdict.lost.len()
+    );
+    if !run.verdict.holds() {
+        line.push_str(&format!("\nseed {} FAILED:", run.seed));
+        for (key, what) in &run.verdict.lost {
+            line.push_str(&format!("\n  lost {key}: {what}"));
+        }
+        for what in &run.verdict.broken {
+            line.push_str(&format!("\n  broken: {what}"));
+        }
+        let with = match function {
+            FunctionUnderTest::Binary(_) => String::new(),
+            FunctionUnderTest::Command(command) => format!(" --function '{command}'"),
+        };
+        line.push_str(&format!(
+            "\n  reproduce: bash tools/simulate --seed {}{with}",
+            run.seed
+        ));
+    }
+    line
+}
