@@ -63,16 +63,18 @@ fn batches_hold_at_most_batch_size_records_and_6_mb() {
     let sizes: Vec<usize> = invoked(&events).iter().map(Vec::len).collect();
     assert_eq!(sizes, [10, 10, 5]);
     assert_eq!(figures.retries, 0);
+    assert_eq!(figures.cut_at_6_mb, 0);
 
     let mut big = records(4);
     for r in &mut big {
         r.bytes = MAX_PAYLOAD_BYTES / 3;
     }
-    let (events, _) = run(&[big], &settings(100, 3), 0, 1, |_, _| {
+    let (events, figures) = run(&[big], &settings(100, 3), 0, 1, |_, _| {
         Answer::Failures(vec![])
     });
     let sizes: Vec<usize> = invoked(&events).iter().map(Vec::len).collect();
     assert_eq!(sizes, [3, 1]);
+    assert_eq!(figures.cut_at_6_mb, 1);
 }
 
 #[test]

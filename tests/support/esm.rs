@@ -122,6 +122,8 @@ pub struct Figures {
     pub bisects: usize,
     pub parked_batches: usize,
     pub filtered_out: usize,
+    /// Batches closed by the 6 MB payload limit before reaching BatchSize.
+    pub cut_at_6_mb: usize,
 }
 
 /// Runs the mapping over `shards`, in the order given: [ESM] a parent shard is read to its end
@@ -168,7 +170,13 @@ pub fn run_function(
         while !pending.is_empty() || !split.is_empty() {
             let batch: Vec<StreamRecord> = match split.pop() {
                 Some(half) => half,
-                None => take_batch(&mut pending, settings.batch_size),
+                None => {
+                    let batch = take_batch(&mut pending, settings.batch_size);
+                    if batch.len() < settings.batch_size && !pending.is_empty() {
+                        figures.cut_at_6_mb += 1;
+                    }
+                    batch
+                }
             };
             // [ERR] Records older than MaximumRecordAgeInSeconds are not sent again.
             if batch

@@ -32,11 +32,13 @@ impl Summary {
     pub fn line(&self) -> String {
         let t = &self.totals;
         format!(
-            "pipeline: {} seeds, {} deletions, {} invocations, {} retries, {} bisects, {} crashes, \
-             {} timeouts, {} write faults, {} batches parked, {} redriven, {} kept, lost {}",
+            "pipeline: {} seeds, {} deletions, {} invocations ({} cut at 6 MB), {} retries, \
+             {} bisects, {} crashes, {} timeouts, {} write faults, {} batches parked, \
+             {} redriven, {} kept, lost {}",
             self.seeds,
             t.deletions,
             t.invocations,
+            t.cut_at_6_mb,
             t.retries,
             t.bisects,
             t.crashes,
@@ -73,6 +75,7 @@ pub fn run(seeds: impl IntoIterator<Item = u64>, function: &FunctionUnderTest) -
         t.records += f.records;
         t.deletions += f.deletions;
         t.invocations += f.invocations;
+        t.cut_at_6_mb += f.cut_at_6_mb;
         t.retries += f.retries;
         t.bisects += f.bisects;
         t.crashes += f.crashes;
@@ -97,8 +100,8 @@ fn seed_line(run: &SeedRun, function: &FunctionUnderTest) -> String {
     let f = &run.figures;
     let mut line = format!(
         "seed {}: {} records, {} TTL deletions; {} shards x {} batchers, BatchSize {}; \
-         {} invocations, {} retries, {} bisects, {} crashes, {} timeouts, {} in an outage, \
-         {} write faults; \
+         {} invocations ({} cut at 6 MB), {} retries, {} bisects, {} crashes, {} timeouts, \
+         {} in an outage, {} write faults; \
          {} parked, {} redriven, {} kept; lost {}",
         run.seed,
         f.records,
@@ -107,6 +110,7 @@ fn seed_line(run: &SeedRun, function: &FunctionUnderTest) -> String {
         f.batchers,
         f.batch_size,
         f.invocations,
+        f.cut_at_6_mb,
         f.retries,
         f.bisects,
         f.crashes,

@@ -80,6 +80,8 @@ pub struct Figures {
     pub batchers: usize,
     pub batch_size: usize,
     pub invocations: usize,
+    /// Batches the 6 MB payload limit closed before BatchSize.
+    pub cut_at_6_mb: usize,
     pub retries: usize,
     pub bisects: usize,
     pub crashes: usize,
@@ -254,6 +256,7 @@ pub fn run_seed(
             batchers,
             batch_size: settings.batch_size,
             invocations: model.invocations,
+            cut_at_6_mb: model.cut_at_6_mb,
             retries: model.retries,
             bisects: model.bisects,
             crashes: pipeline.crashes,

@@ -84,15 +84,22 @@ impl Workload {
         let all_types = all_types_attributes();
         let key_count = 40 + rng.below(40) as usize;
         let mut lives: Vec<Vec<Step>> = (0..key_count)
-            .map(|i| life(&mut rng, i, &key, &all_types, &expectation))
+            .map(|i| life(&mut rng, i, i, &key, &all_types, &expectation))
             .collect();
         // Items near DynamoDB's 400 KB limit, half of them with no room in their archive copy
-        // for the archiver's attributes. In one seed in four, a burst of them: more than the
-        // 6 MB an invocation takes.
-        let large = if rng.below(4) == 0 { 32 } else { 2 };
+        // for the archiver's attributes. In one seed in four, a burst of them under one
+        // partition key where the table has a sort key (one customer's large items): more than
+        // the 6 MB an invocation takes, on one shard.
+        let burst = rng.below(4) == 0;
+        let large = if burst { 40 } else { 2 };
         for i in key_count..key_count + large {
             let margin = if i % 2 == 0 { 10 } else { 400 };
-            let mut steps = life(&mut rng, i, &key, &[], &expectation);
+            let partition = if burst && range.is_some() {
+                key_count
+            } else {
+                i
+            };
+            let mut steps = life(&mut rng, partition, i, &key, &[], &expectation);
             for step in &mut steps {
                 if let Some(image) = &mut step.image {
                     pad_to_limit(image, margin);
@@ -217,12 +224,13 @@ impl Step {
 /// ended (TTL mostly; a user's delete, a replicated delete, or not at all).
 fn life(
     rng: &mut Chance,
+    partition: usize,
     i: usize,
     key: &[(&'static str, &'static str)],
     all_types: &[(String, Value)],
     expectation: &Expectation,
 ) -> Vec<Step> {
-    let keys = key_values(rng.seed(), i, key);
+    let keys = key_values(rng.seed(), partition, i, key);
     let lives = 1 + [0, 0, 0, 1, 1, 2][rng.below(6) as usize];
     let mut steps = Vec::new();
     for life in 0..lives {
@@ -275,14 +283,20 @@ fn life(
     steps
 }
 
-fn key_values(seed: u64, i: usize, key: &[(&'static str, &'static str)]) -> Map<String, Value> {
+/// The key of item `i`; `partition` picks its partition key, so that items can share one.
+fn key_values(
+    seed: u64,
+    partition: usize,
+    i: usize,
+    key: &[(&'static str, &'static str)],
+) -> Map<String, Value> {
     key.iter()
         .enumerate()
         .map(|(position, (name, kind))| {
             let value = match (*kind, position) {
-                ("S", 0) => json!({"S": format!("USER#{seed}-{i}")}),
+                ("S", 0) => json!({"S": format!("USER#{seed}-{partition}")}),
                 ("S", _) => json!({"S": format!("2026-11-30T10:{:02}#ü", i % 60)}),
-                ("N", 0) => json!({"N": format!("-{}.{}", i * 7 + 1, seed % 9 + 1)}),
+                ("N", 0) => json!({"N": format!("-{}.{}", partition * 7 + 1, seed % 9 + 1)}),
                 ("N", _) => json!({"N": format!("{}000", i + 1)}),
                 (_, 0) => {
                     json!({"B": aws_smithy_types::base64::encode([0, 255, i as u8, seed as u8])})
