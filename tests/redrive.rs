@@ -1,6 +1,6 @@
 //! The redrive tool end to end: failed-batch objects in a local S3 (moto server) archived into
 //! dynalite by the real `ttl-archiver-redrive` binary.
-#![cfg(feature = "redrive")]
+#![cfg(feature = "operator")]
 
 mod support;
 

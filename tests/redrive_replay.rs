@@ -1,6 +1,6 @@
 //! The redrive's archive step without S3: one object's bytes through `Replay` against a faked
 //! DynamoDB (aws-smithy-mocks), and what its report says.
-#![cfg(feature = "redrive")]
+#![cfg(feature = "operator")]
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! The whole pipeline, simulated (tests/support/simulation): a few fixed seeds in the test
 //! command, any number with `bash tools/simulate`.
-#![cfg(feature = "redrive")]
+#![cfg(feature = "operator")]
 
 mod support;
 

@@ -303,6 +303,19 @@ def test_the_redrive_command_sets_the_region_and_quotes_every_value(parameters):
     assert words[-2:] == ["ttl-archiver-redrive", f"s3://{PHYSICAL['FailedBatchBucket']}/aws/lambda/"]
 
 
+@pytest.mark.parametrize("parameters", [{}, {"SourceStreamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/Sessions/stream/2026-11-01T00:00:00.000", "ArchivedAtAttribute": "Archived At"}], ids=["demo source", "given stream"])
+def test_the_restore_command_names_the_source_table_and_starts_as_a_dry_run(parameters):
+    command = Stack(parameters).outputs["RestoreCommand"]
+    words = shlex.split(command)
+    program = words.index("ttl-archiver-restore")
+    settings = dict(word.split("=", 1) for word in words[:program])
+    assert settings["AWS_REGION"] == "us-east-1"
+    assert settings["TABLE_NAME"] == PHYSICAL["ArchiveTable"]
+    assert settings["ARCHIVED_AT_ATTRIBUTE"] == parameters.get("ArchivedAtAttribute", "")
+    source = "Sessions" if parameters else DEMO_TABLE
+    assert words[program:] == ["ttl-archiver-restore", "--source-table", source, "--dry-run"]
+
+
 def test_outputs(cfn):
     assert {"FunctionName", "FunctionArn", "ArchiveTableName", "FailedBatchBucketName"} <= cfn["Outputs"].keys()
 

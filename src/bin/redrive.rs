@@ -2,14 +2,13 @@
 //! on-failure destination (or from files). `--help` says how; the logic is in
 //! `ttl_archiver::redrive`.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use mimalloc::MiMalloc;
+use ttl_archiver::operator::session::{s3_path_style, Session};
 use ttl_archiver::redrive::bucket::FailedBatchBucket;
 use ttl_archiver::redrive::cli::Cli;
-use ttl_archiver::redrive::progress::Progress;
 use ttl_archiver::redrive::replay::Replay;
 use ttl_archiver::redrive::run::{Output, Redrive};
 use ttl_archiver::writer::dynamodb_client;
@@ -25,34 +24,27 @@ static ALLOCATOR: MiMalloc = MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let progress = Progress::new(std::io::stderr().is_terminal());
-    ttl_archiver::logging::init_command_line(progress.log_writer());
-    let config = cli
-        .archive
-        .config(|name| std::env::var(name).ok())
-        .unwrap_or_else(|err| err.exit());
-
-    let sdk_config = ttl_archiver::sdk::load().await;
-    if let Err(err) = ttl_archiver::preflight::check(&sdk_config).await {
-        eprintln!("ttl-archiver-redrive: {err}");
-        return ExitCode::from(2);
-    }
-    // A local S3 (an endpoint URL) serves buckets by path, not by host name.
-    let path_style = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let session = match Session::start::<Cli>("ttl-archiver-redrive", "objects", &cli.archive).await
+    {
+        Ok(session) => session,
+        Err(status) => return status,
+    };
     let replay = Replay::new(
-        Archiver::new(&config, dynamodb_client(&sdk_config)),
+        Archiver::new(&session.config, dynamodb_client(&session.sdk_config)),
         cli.dry_run,
         cli.timeout(),
     );
     let redrive = Redrive::new(
         replay,
-        FailedBatchBucket::new(&sdk_config, path_style),
+        FailedBatchBucket::new(&session.sdk_config, s3_path_style()),
         cli.delete,
         usize::from(cli.parallel),
     );
     let totals = redrive
-        .run(&cli.sources, Output::new(cli.output, progress, cli.dry_run))
+        .run(
+            &cli.sources,
+            Output::new(cli.output, session.progress, cli.dry_run),
+        )
         .await;
     ExitCode::from(totals.exit_status(cli.dry_run))
 }

@@ -1,13 +1,11 @@
-//! The redrive's command line. The archive settings are the function's environment variables,
-//! each also a flag; a flag wins over its variable, so one runbook line can say everything.
+//! The redrive's command line; the archive settings and the output format are every operator
+//! command's (`operator::settings`).
 
-use std::ffi::OsStr;
 use std::time::Duration;
 
-use clap::error::ErrorKind;
-use clap::{Args, CommandFactory, Parser, ValueEnum};
+use clap::Parser;
 
-use crate::config::Config;
+use crate::operator::settings::{ArchiveSettings, OutputFormat};
 use crate::redrive::source::Source;
 
 /// Objects archived at once unless `--parallel` says otherwise.
@@ -74,92 +72,6 @@ pub struct Cli {
     pub archive: ArchiveSettings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-/// The function's settings, so that what the redrive archives looks like what the function does.
-#[derive(Debug, Default, Args)]
-#[command(next_help_heading = "Archive settings (the function's variables; a flag wins)")]
-pub struct ArchiveSettings {
-    /// The archive table: its name or ARN
-    #[arg(long, env = "TABLE_NAME", value_name = "NAME_OR_ARN")]
-    pub table_name: Option<String>,
-    /// The source's TTL attribute, left out of archive items
-    #[arg(long, env = "TTL_ATTRIBUTE", value_name = "NAME")]
-    pub ttl_attribute: Option<String>,
-    /// Attributes kept, comma-separated (the keys always are); default: the whole image
-    #[arg(long, env = "ATTRIBUTES", value_name = "NAMES")]
-    pub attributes: Option<String>,
-    /// Adds the archive time in epoch seconds under this name
-    #[arg(long, env = "ARCHIVED_AT_ATTRIBUTE", value_name = "NAME")]
-    pub archived_at_attribute: Option<String>,
-    /// Holds each item's version [default: ArchiveVersion]
-    #[arg(long, env = "ARCHIVE_VERSION_ATTRIBUTE", value_name = "NAME")]
-    pub archive_version_attribute: Option<String>,
-    /// Days the archive keeps an item, 0 (forever) to 36500 [default: 0]
-    #[arg(long, env = "ARCHIVE_RETENTION_DAYS", value_name = "DAYS")]
-    pub archive_retention_days: Option<String>,
-    /// The expiry's attribute, with a retention [default: ArchiveExpiresAt]
-    #[arg(long, env = "ARCHIVE_TTL_ATTRIBUTE", value_name = "NAME")]
-    pub archive_ttl_attribute: Option<String>,
-    /// BatchWriteItem requests in flight per object, 1 to 256 [default: 16]
-    #[arg(long, env = "MAX_CONCURRENCY", value_name = "N")]
-    pub max_concurrency: Option<String>,
-}
-
-impl ArchiveSettings {
-    /// Each setting's variable and its value (the flag's, or the variable's, as clap found it).
-    fn settings(&self) -> [(&'static str, Option<&String>); 8] {
-        [
-            ("TABLE_NAME", self.table_name.as_ref()),
-            ("TTL_ATTRIBUTE", self.ttl_attribute.as_ref()),
-            ("ATTRIBUTES", self.attributes.as_ref()),
-            ("ARCHIVED_AT_ATTRIBUTE", self.archived_at_attribute.as_ref()),
-            (
-                "ARCHIVE_VERSION_ATTRIBUTE",
-                self.archive_version_attribute.as_ref(),
-            ),
-            (
-                "ARCHIVE_RETENTION_DAYS",
-                self.archive_retention_days.as_ref(),
-            ),
-            ("ARCHIVE_TTL_ATTRIBUTE", self.archive_ttl_attribute.as_ref()),
-            ("MAX_CONCURRENCY", self.max_concurrency.as_ref()),
-        ]
-    }
-
-    /// The configuration these settings make; `environment` answers for every other variable
-    /// (AWS_REGION, say). An error names the flag and the variable, as clap reports its own.
-    pub fn config(
-        &self,
-        environment: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, clap::Error> {
-        let settings = self.settings();
-        Config::from_lookup(
-            |name| match settings.iter().find(|(variable, _)| *variable == name) {
-                Some((_, value)) => value.cloned(),
-                None => environment(name),
-            },
-        )
-        .map_err(|err| {
-            let mut command = Cli::command();
-            // The flag as clap declares it for the variable, so the two cannot drift apart.
-            let flag = command
-                .get_arguments()
-                .find(|arg| arg.get_env() == Some(OsStr::new(err.variable())))
-                .and_then(|arg| arg.get_long());
-            let source = match flag {
-                Some(flag) => format!(" (from --{flag} or {})", err.variable()),
-                None => String::new(),
-            };
-            command.error(ErrorKind::ValueValidation, format!("{err}{source}"))
-        })
-    }
-}
-
 impl Cli {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout)
@@ -169,6 +81,7 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("ttl-archiver-redrive").chain(args.iter().copied()))
@@ -254,7 +167,7 @@ mod tests {
             "f",
         ])
         .unwrap();
-        let config = cli.archive.config(|_| None).unwrap();
+        let config = cli.archive.config::<Cli>(|_| None).unwrap();
         assert_eq!(config.table_name, "archive");
         assert_eq!(config.archive_expiry.unwrap().retention_days, 30);
     }
@@ -269,14 +182,16 @@ mod tests {
             "f",
         ])
         .unwrap();
-        let err = cli.archive.config(|_| None).unwrap_err();
+        let err = cli.archive.config::<Cli>(|_| None).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         let text = err.to_string();
         assert!(
             text.contains("ARCHIVE_RETENTION_DAYS") && text.contains("--archive-retention-days"),
             "{text}"
         );
-        let err = ArchiveSettings::default().config(|_| None).unwrap_err();
+        let err = ArchiveSettings::default()
+            .config::<Cli>(|_| None)
+            .unwrap_err();
         assert!(
             err.to_string().contains("--table-name or TABLE_NAME"),
             "{err}"
@@ -290,7 +205,7 @@ mod tests {
             ..ArchiveSettings::default()
         };
         let region = |name: &str| (name == "AWS_REGION").then(|| "us-east-1".to_owned());
-        let err = settings.config(region).unwrap_err();
+        let err = settings.config::<Cli>(region).unwrap_err();
         assert!(err.to_string().contains("us-east-1"), "{err}");
     }
 }

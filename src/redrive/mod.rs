@@ -4,12 +4,12 @@
 //!
 //! `cli` reads the command line and the settings; `source` names where batches are; `replay`
 //! archives one object's batch and knows nothing of S3; `bucket` is the S3 adapter (listing,
-//! reading, marking done); `report` says what became of each object and of the run; `progress`
-//! draws the terminal's bar; `run` drives them, several objects at once.
+//! reading, marking done); `report` says what became of each object and of the run; `run`
+//! drives them, several objects at once. The conventions it shares with the other operator
+//! commands (settings, output format, progress bar) are in `operator`.
 
 pub mod bucket;
 pub mod cli;
-pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod run;

@@ -204,17 +204,7 @@ impl Totals {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JsonLine<'a> {
     Object(&'a ObjectReport),
-    SourceError {
-        source: String,
-        error: &'a str,
-    },
-    Summary {
-        #[serde(flatten)]
-        totals: &'a Totals,
-        dry_run: bool,
-        seconds: f64,
-        exit_status: u8,
-    },
+    SourceError { source: String, error: &'a str },
 }
 
 impl JsonLine<'_> {
@@ -365,7 +355,7 @@ mod tests {
         );
         let mut totals = Totals::default();
         totals.add(&moved);
-        let summary = JsonLine::Summary {
+        let summary = crate::operator::output::SummaryLine::Summary {
             totals: &totals,
             dry_run: false,
             seconds: 0.5,

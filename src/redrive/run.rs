@@ -2,13 +2,13 @@
 //! each object's result reported whole as it finishes, the totals counted in one place.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::task::JoinSet;
 
+use crate::operator::output::Lines;
+use crate::operator::progress::Progress;
+use crate::operator::settings::OutputFormat;
 use crate::redrive::bucket::{FailedBatchBucket, MarkedDone};
-use crate::redrive::cli::OutputFormat;
-use crate::redrive::progress::Progress;
 use crate::redrive::replay::Replay;
 use crate::redrive::report::{JsonLine, ObjectReport, Status, Totals};
 use crate::redrive::source::Source;
@@ -40,7 +40,7 @@ impl Redrive {
             match source {
                 Source::File(path) => {
                     self.wait_for_a_slot(&mut running, &mut output).await;
-                    output.progress.listed(1);
+                    output.lines.progress.listed(1);
                     running.spawn(self.clone().file(path.clone()));
                 }
                 Source::S3 { bucket, prefix } => {
@@ -53,7 +53,7 @@ impl Redrive {
                                 break;
                             }
                         };
-                        output.progress.listed(keys.len());
+                        output.lines.progress.listed(keys.len());
                         for key in keys {
                             self.wait_for_a_slot(&mut running, &mut output).await;
                             running.spawn(self.clone().s3_object(bucket.clone(), key));
@@ -107,61 +107,51 @@ impl Redrive {
 /// Prints each result as one whole line (readable or JSON) and keeps the totals.
 #[derive(Debug)]
 pub struct Output {
-    format: OutputFormat,
-    progress: Progress,
+    lines: Lines,
     dry_run: bool,
     totals: Totals,
-    started: Instant,
 }
 
 impl Output {
     pub fn new(format: OutputFormat, progress: Progress, dry_run: bool) -> Self {
         Output {
-            format,
-            progress,
+            lines: Lines::new(format, progress),
             dry_run,
             totals: Totals::default(),
-            started: Instant::now(),
         }
     }
 
     fn object(&mut self, report: ObjectReport) {
         self.totals.add(&report);
-        self.progress.finished(&self.totals);
-        self.progress.println(&match self.format {
-            OutputFormat::Text => report.line(),
-            OutputFormat::Json => JsonLine::Object(&report).to_line(),
-        });
+        self.lines.progress.finished(format!(
+            "{} records archived, {} failed",
+            self.totals.archived, self.totals.failed
+        ));
+        self.lines
+            .print(|| report.line(), || JsonLine::Object(&report).to_line());
     }
 
     fn source_error(&mut self, source: &Source, error: &str) {
         self.totals.source_errors += 1;
-        self.progress.println(&match self.format {
-            OutputFormat::Text => format!("error: listing {source}: {error}"),
-            OutputFormat::Json => JsonLine::SourceError {
-                source: source.to_string(),
-                error,
-            }
-            .to_line(),
-        });
+        self.lines.print(
+            || format!("error: listing {source}: {error}"),
+            || {
+                JsonLine::SourceError {
+                    source: source.to_string(),
+                    error,
+                }
+                .to_line()
+            },
+        );
     }
 
     /// Prints the summary and returns the totals.
     fn finish(self) -> Totals {
-        self.progress.finish();
-        // Milliseconds are all a person or a script needs.
-        let seconds = (self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-        let line = match self.format {
-            OutputFormat::Text => self.totals.line(self.dry_run, seconds),
-            OutputFormat::Json => JsonLine::Summary {
-                totals: &self.totals,
-                dry_run: self.dry_run,
-                seconds,
-                exit_status: self.totals.exit_status(self.dry_run),
-            }
-            .to_line(),
-        };
-        self.progress.println(&line);
-        self.totals
+        let (totals, dry_run) = (self.totals, self.dry_run);
+        self.lines
+            .finish(&totals, dry_run, totals.exit_status(dry_run), |seconds| {
+                totals.line(dry_run, seconds)
+            });
+        totals
     }
 }

@@ -7,7 +7,7 @@ pub mod items;
 pub mod proxy;
 pub mod runtime_api;
 pub mod server;
-#[cfg(feature = "redrive")]
+#[cfg(feature = "operator")]
 pub mod simulation;
 
 use std::path::PathBuf;

@@ -1,15 +1,11 @@
-//! The progress bar on a terminal (objects done of listed, records archived, failures so far),
-//! and the output lines and log lines that must not tear it.
+//! The progress bar an operator command draws on a terminal (units done of listed, and a
+//! message of the command's), and the output lines and log lines that must not tear it.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
-
-use crate::redrive::report::Totals;
-
-const TEMPLATE: &str = "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} objects, {msg}";
 
 /// A bar on stderr when `show`, else nothing at all; the output and the logs go around it.
 #[derive(Debug, Clone)]
@@ -19,7 +15,8 @@ pub struct Progress {
 
 impl Progress {
     /// `show`: stderr is a terminal (a person is watching); scripts and logs get no bar.
-    pub fn new(show: bool) -> Self {
+    /// `unit` names what is counted ("objects", "items").
+    pub fn new(show: bool, unit: &str) -> Self {
         if !show {
             return Progress {
                 bar: ProgressBar::hidden(),
@@ -27,31 +24,30 @@ impl Progress {
         }
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template(TEMPLATE)
-                .expect("a valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(&format!(
+                "{{spinner}} {{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{msg}}"
+            ))
+            .expect("a valid template")
+            .progress_chars("=> "),
         );
         bar.set_message("listing");
         bar.enable_steady_tick(Duration::from_millis(200));
         Progress { bar }
     }
 
-    /// More objects were listed.
-    pub fn listed(&self, objects: usize) {
-        self.bar.inc_length(objects as u64);
+    /// More units were listed.
+    pub fn listed(&self, units: usize) {
+        self.bar.inc_length(units as u64);
     }
 
-    /// One more object is finished; `totals` already counts it.
-    pub fn finished(&self, totals: &Totals) {
-        self.bar.set_message(format!(
-            "{} records archived, {} failed",
-            totals.archived, totals.failed
-        ));
+    /// One more unit is finished; `message` says where the run stands.
+    pub fn finished(&self, message: String) {
+        self.bar.set_message(message);
         self.bar.inc(1);
     }
 
     /// Writes one whole line to stdout, the bar cleared meanwhile. A closed stdout (`| head`)
-    /// does not stop the redrive: the objects still need archiving.
+    /// does not stop the command: the work still needs doing.
     pub fn println(&self, line: &str) {
         self.bar.suspend(|| {
             let mut stdout = io::stdout().lock();

@@ -1,0 +1,79 @@
+//! How an operator command prints: each result as one whole line, readable or JSON, around the
+//! progress bar; then a summary line, whose JSON form is the totals with `dry_run`, `seconds` and
+//! `exit_status`.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::operator::progress::Progress;
+use crate::operator::settings::OutputFormat;
+
+#[derive(Debug)]
+pub struct Lines {
+    format: OutputFormat,
+    pub progress: Progress,
+    started: Instant,
+}
+
+/// The JSON summary line.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SummaryLine<'a, T: Serialize> {
+    Summary {
+        #[serde(flatten)]
+        totals: &'a T,
+        dry_run: bool,
+        seconds: f64,
+        exit_status: u8,
+    },
+}
+
+impl<T: Serialize> SummaryLine<'_, T> {
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("a summary serialises")
+    }
+}
+
+impl Lines {
+    pub fn new(format: OutputFormat, progress: Progress) -> Self {
+        Lines {
+            format,
+            progress,
+            started: Instant::now(),
+        }
+    }
+
+    /// Prints `text()` or `json()`, as the format says.
+    pub fn print(&self, text: impl FnOnce() -> String, json: impl FnOnce() -> String) {
+        self.progress.println(&match self.format {
+            OutputFormat::Text => text(),
+            OutputFormat::Json => json(),
+        });
+    }
+
+    /// Clears the bar, then prints the summary: `text(seconds)`, or `totals` as JSON.
+    pub fn finish<T: Serialize>(
+        self,
+        totals: &T,
+        dry_run: bool,
+        exit_status: u8,
+        text: impl FnOnce(f64) -> String,
+    ) {
+        self.progress.finish();
+        // Milliseconds are all a person or a script needs.
+        let seconds = (self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+        self.print(
+            || text(seconds),
+            || {
+                SummaryLine::Summary {
+                    totals,
+                    dry_run,
+                    seconds,
+                    exit_status,
+                }
+                .to_line()
+            },
+        );
+    }
+}

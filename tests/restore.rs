@@ -1,0 +1,540 @@
+//! `ttl-archiver-restore`, the built binary, against dynalite (and moto's DynamoDB where the
+//! source table's TTL matters: dynalite always answers DISABLED).
+#![cfg(feature = "operator")]
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::{Command, Output};
+
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
+use aws_sdk_dynamodb::Client;
+use serde_json::Value;
+use support::dynalite::{admin_client, create_table, scan_all, Dynalite};
+use support::items::Item;
+use support::server::{moto, LocalServer};
+use ttl_archiver::version::archive_version;
+
+const FIRST_SECOND: i64 = 1_795_000_000;
+
+struct Tables {
+    endpoint: String,
+    client: Client,
+    _server: Server,
+}
+
+enum Server {
+    Dynalite(#[allow(dead_code)] Dynalite),
+    Moto(#[allow(dead_code)] LocalServer),
+}
+
+/// An archive and a source table, keyed `pk` (S); the archive holds `n` items deleted one
+/// second apart from FIRST_SECOND, each with its version and archive time.
+async fn tables(n: usize) -> Option<Tables> {
+    let db = Dynalite::start()?;
+    let client = admin_client(&db.endpoint).await;
+    create_table(&client, "archive", &[("pk", "S")]).await;
+    create_table(&client, "source", &[("pk", "S")]).await;
+    let tables = Tables {
+        endpoint: db.endpoint.clone(),
+        client,
+        _server: Server::Dynalite(db),
+    };
+    tables.archive_items(0..n).await;
+    Some(tables)
+}
+
+fn archived_item(i: usize) -> Item {
+    let version =
+        archive_version(FIRST_SECOND + i as i64, &format!("44215845{:020}", i + 1)).unwrap();
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(format!("USER#{i:05}"))),
+        ("data".to_owned(), AttributeValue::S(format!("item {i}"))),
+        ("ArchiveVersion".to_owned(), version.attribute_value()),
+        (
+            "ArchivedAt".to_owned(),
+            AttributeValue::N((FIRST_SECOND + 60).to_string()),
+        ),
+    ])
+}
+
+fn key(i: usize) -> String {
+    format!("pk=USER#{i:05}")
+}
+
+impl Tables {
+    async fn archive_items(&self, range: std::ops::Range<usize>) {
+        let items: Vec<Item> = range.map(archived_item).collect();
+        for chunk in items.chunks(25) {
+            let writes = chunk
+                .iter()
+                .map(|item| {
+                    aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .put_request(
+                            aws_sdk_dynamodb::types::PutRequest::builder()
+                                .set_item(Some(item.clone()))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                })
+                .collect();
+            let mut pending = Some(HashMap::from([("archive".to_owned(), writes)]));
+            while let Some(request) = pending.filter(|p| !p.is_empty()) {
+                let answer = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(request))
+                    .send()
+                    .await
+                    .unwrap();
+                pending = answer.unprocessed_items;
+            }
+        }
+    }
+
+    async fn items(&self, table: &str) -> Vec<Item> {
+        let mut items = scan_all(&self.client, table).await;
+        items.sort_by_key(|item| item["pk"].as_s().unwrap().clone());
+        items
+    }
+
+    async fn put(&self, table: &str, item: Item) {
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Runs the restore with the archive `archive` and the source `source`, and `args`.
+    fn restore(&self, args: &[&str]) -> (i32, String, String) {
+        self.restore_through(&self.endpoint, args)
+    }
+
+    fn restore_through(&self, endpoint: &str, args: &[&str]) -> (i32, String, String) {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-restore"))
+            .args(["--table-name", "archive", "--source-table", "source"])
+            .args(args)
+            .env_clear()
+            .env("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt")
+            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run ttl-archiver-restore");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&stdout).into_owned(),
+            String::from_utf8_lossy(&stderr).into_owned(),
+        );
+        eprintln!("stdout:\n{stdout}\nstderr:\n{stderr}");
+        (status.code().unwrap_or(-1), stdout, stderr)
+    }
+}
+
+fn summary(stdout: &str) -> Value {
+    let line = stdout.lines().last().expect("a summary line");
+    let summary: Value = serde_json::from_str(line).expect("a JSON summary");
+    assert_eq!(summary["type"], "summary");
+    summary
+}
+
+fn pks(items: &[Item]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i["pk"].as_s().unwrap().clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn by_key_the_item_comes_back_without_the_archiver_s_attributes() {
+    let Some(t) = tables(5).await else { return };
+    let (code, stdout, _) =
+        t.restore(&["--key", &key(1), "--key", r#"{"pk": {"S": "USER#00003"}}"#]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(r#"{"pk":{"S":"USER#00001"}}: restored"#),
+        "{stdout}"
+    );
+    assert!(stdout.contains("summary: 2 items (2 restored"), "{stdout}");
+    let source = t.items("source").await;
+    assert_eq!(pks(&source), ["USER#00001", "USER#00003"]);
+    let mut want = archived_item(1);
+    want.remove("ArchiveVersion");
+    want.remove("ArchivedAt");
+    assert_eq!(
+        source[0], want,
+        "the archiver's attributes removed, the data whole"
+    );
+    assert_eq!(
+        t.items("archive").await.len(),
+        5,
+        "the archive keeps its copies"
+    );
+}
+
+#[tokio::test]
+async fn a_key_not_in_the_archive_is_said_and_makes_the_status_1() {
+    let Some(t) = tables(2).await else { return };
+    let (code, stdout, _) = t.restore(&["--key", "pk=USER#99999", "--key", &key(0)]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(r#"{"pk":{"S":"USER#99999"}}: not in the archive"#),
+        "{stdout}"
+    );
+    assert_eq!(pks(&t.items("source").await), ["USER#00000"]);
+}
+
+#[tokio::test]
+async fn a_key_file_a_deletion_window_and_the_whole_archive_in_segments() {
+    let Some(t) = tables(40).await else { return };
+    let file = std::env::temp_dir().join(format!("restore-keys-{}", std::process::id()));
+    std::fs::write(&file, format!("# incident 42\n{}\n\n{}\n", key(2), key(4))).unwrap();
+    let (code, _, _) = t.restore(&["--keys-file", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(pks(&t.items("source").await), ["USER#00002", "USER#00004"]);
+
+    // Items 10 to 14 were deleted from FIRST_SECOND + 10 to + 14.
+    let (from, to) = (
+        (FIRST_SECOND + 10).to_string(),
+        (FIRST_SECOND + 14).to_string(),
+    );
+    let (code, stdout, _) = t.restore(&["--deleted-between", &from, &to, "--output", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(summary(&stdout)["restored"], 5);
+    assert_eq!(t.items("source").await.len(), 7);
+
+    let (code, stdout, _) = t.restore(&["--all", "--segments", "4", "--output", "json"]);
+    assert_eq!(code, 0);
+    let summary = summary(&stdout);
+    assert_eq!(
+        (summary["items"].as_u64(), summary["restored"].as_u64()),
+        (Some(40), Some(33))
+    );
+    assert_eq!(summary["present"], 7, "what is there already is left alone");
+    assert_eq!(t.items("source").await.len(), 40);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.iter().filter(|l| l["type"] == "item").count(),
+        40,
+        "each item once"
+    );
+}
+
+#[tokio::test]
+async fn a_live_item_is_never_overwritten_without_overwrite() {
+    let Some(t) = tables(3).await else { return };
+    let live = HashMap::from([
+        ("pk".to_owned(), AttributeValue::S("USER#00001".into())),
+        ("data".to_owned(), AttributeValue::S("created since".into())),
+    ]);
+    t.put("source", live.clone()).await;
+    let (code, stdout, _) = t.restore(&["--all"]);
+    assert_eq!(code, 0, "present is not a failure: a run again is harmless");
+    assert!(
+        stdout.contains(r#"{"pk":{"S":"USER#00001"}}: present, left alone"#),
+        "{stdout}"
+    );
+    assert_eq!(t.items("source").await[1], live);
+
+    // With --overwrite: a live item without a version cannot say where it came from; replaced.
+    let (code, _, _) = t.restore(&["--key", &key(1), "--overwrite"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        t.items("source").await[1]["data"],
+        AttributeValue::S("item 1".into())
+    );
+
+    // A live item holding a newer archiver version is left alone even with --overwrite.
+    let mut newer = live.clone();
+    newer.insert(
+        "ArchiveVersion".into(),
+        archive_version(FIRST_SECOND + 1_000, "9")
+            .unwrap()
+            .attribute_value(),
+    );
+    t.put("source", newer.clone()).await;
+    let (code, stdout, _) = t.restore(&["--key", &key(1), "--overwrite"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("present with the same or a newer version, left alone"),
+        "{stdout}"
+    );
+    assert_eq!(t.items("source").await[1], newer);
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_and_a_second_run_restores_nothing_new() {
+    let Some(t) = tables(4).await else { return };
+    t.put(
+        "source",
+        HashMap::from([("pk".to_owned(), AttributeValue::S("USER#00000".into()))]),
+    )
+    .await;
+    let (code, stdout, _) = t.restore(&["--all", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(r#"{"pk":{"S":"USER#00003"}}: would restore"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"{"pk":{"S":"USER#00000"}}: present, would be left alone"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 would be restored, 1 present"),
+        "{stdout}"
+    );
+    assert_eq!(t.items("source").await.len(), 1, "nothing written");
+
+    let (_, first, _) = t.restore(&["--all", "--output", "json"]);
+    assert_eq!(summary(&first)["restored"], 3);
+    let (code, again, _) = t.restore(&["--all", "--output", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (
+            summary(&again)["restored"].as_u64(),
+            summary(&again)["present"].as_u64()
+        ),
+        (Some(0), Some(4))
+    );
+}
+
+#[tokio::test]
+async fn remove_from_archive_leaves_no_archived_copy_of_what_was_restored() {
+    let Some(t) = tables(5).await else { return };
+    t.put(
+        "source",
+        HashMap::from([("pk".to_owned(), AttributeValue::S("USER#00004".into()))]),
+    )
+    .await;
+    let (code, stdout, _) = t.restore(&["--all", "--remove-from-archive", "--segments", "2"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("restored, removed from the archive"),
+        "{stdout}"
+    );
+    assert_eq!(
+        pks(&t.items("archive").await),
+        ["USER#00004"],
+        "only the copy of the item left alone stays"
+    );
+}
+
+#[tokio::test]
+async fn a_key_schema_mismatch_is_refused_before_any_write() {
+    let Some(db) = Dynalite::start() else { return };
+    let client = admin_client(&db.endpoint).await;
+    create_table(&client, "archive", &[("pk", "S")]).await;
+    create_table(&client, "source", &[("pk", "S"), ("sk", "N")]).await;
+    let t = Tables {
+        endpoint: db.endpoint.clone(),
+        client,
+        _server: Server::Dynalite(db),
+    };
+    t.archive_items(0..3).await;
+    let (code, stdout, stderr) = t.restore(&["--all"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(
+            "the key schemas differ: the archive's is pk (S), the source table's pk (S), sk (N)"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty());
+    assert!(t.items("source").await.is_empty());
+}
+
+/// An archive and a source in moto's DynamoDB, the source with TTL on `expires`.
+async fn tables_with_ttl() -> Option<Tables> {
+    let moto = moto()?;
+    let client = admin_client(&moto.endpoint).await;
+    create_table(&client, "archive", &[("pk", "S")]).await;
+    create_table(&client, "source", &[("pk", "S")]).await;
+    client
+        .update_time_to_live()
+        .table_name("source")
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let t = Tables {
+        endpoint: moto.endpoint.clone(),
+        client,
+        _server: Server::Moto(moto),
+    };
+    t.archive_items(0..2).await;
+    Some(t)
+}
+
+#[tokio::test]
+async fn with_ttl_on_the_source_an_expiry_must_be_chosen_and_is_set_as_asked() {
+    let Some(t) = tables_with_ttl().await else {
+        return;
+    };
+    let (code, _, stderr) = t.restore(&["--all"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("TTL on (attribute expires)")
+            && stderr.contains("--expires-in DURATION, or --no-expiry"),
+        "{stderr}"
+    );
+    assert!(t.items("source").await.is_empty(), "nothing written");
+
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (code, _, _) = t.restore(&["--key", &key(0), "--expires-in", "30d"]);
+    assert_eq!(code, 0);
+    let restored = &t.items("source").await[0];
+    let expires: u64 = restored["expires"].as_n().unwrap().parse().unwrap();
+    assert!(
+        (before + 30 * 86_400..=before + 30 * 86_400 + 60).contains(&expires),
+        "{expires}"
+    );
+
+    let (code, _, _) = t.restore(&["--key", &key(1), "--no-expiry"]);
+    assert_eq!(code, 0);
+    assert!(!t.items("source").await[1].contains_key("expires"));
+}
+
+#[tokio::test]
+async fn expires_in_is_refused_where_the_source_has_no_ttl() {
+    let Some(t) = tables(1).await else { return };
+    let (code, _, stderr) = t.restore(&["--all", "--expires-in", "1d"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("TTL off"), "{stderr}");
+}
+
+/// The round trip: items archived by the function, restored, deleted again by TTL (a REMOVE
+/// with TTL's identity, carrying the restored item), are archived again at the newer version.
+#[tokio::test]
+async fn restored_items_deleted_again_by_ttl_are_archived_again_at_the_newer_version() {
+    use support::items::{item_json, sessions_event, version_of};
+    use support::runtime_api::{Function, Outcome, RuntimeApi};
+
+    let Some(binary) = Function::binary() else {
+        return;
+    };
+    let Some(db) = Dynalite::start() else { return };
+    let client = admin_client(&db.endpoint).await;
+    create_table(&client, "archive", &[("PK", "S")]).await;
+    create_table(&client, "source", &[("PK", "S")]).await;
+    let api = RuntimeApi::start().await;
+    let env = [
+        ("TABLE_NAME", "archive"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint.as_str()),
+        ("TTL_ATTRIBUTE", "ExpirationTime"),
+        ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+    ];
+    let _function = Function::start(&binary, &api, &env);
+    let invoke = |event: String| {
+        let api = &api;
+        async move {
+            let outcome = api.invoke(&event, std::time::Duration::from_secs(10)).await;
+            assert_eq!(
+                outcome,
+                Outcome::Response(serde_json::json!({"batchItemFailures": []}))
+            );
+        }
+    };
+    invoke(sessions_event(3)).await;
+
+    let t = Tables {
+        endpoint: db.endpoint.clone(),
+        client,
+        _server: Server::Dynalite(db),
+    };
+    let (code, _, _) = t.restore(&["--all"]);
+    assert_eq!(code, 0);
+    let restored = scan_all(&t.client, "source").await;
+    assert_eq!(restored.len(), 3);
+    for item in &restored {
+        for archivers in ["ArchiveVersion", "ArchivedAt"] {
+            assert!(!item.contains_key(archivers), "{archivers} came back");
+        }
+    }
+
+    // TTL deletes them again, a day later.
+    let records: Vec<Value> = restored
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_json::json!({
+                "eventID": format!("{i:032}"),
+                "eventName": "REMOVE",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1_795_086_400 + i as u64,
+                    "Keys": {"PK": item_json(item)["PK"]},
+                    "OldImage": item_json(item),
+                    "SequenceNumber": format!("{}", 5_000_000_000_000u64 + i as u64),
+                    "SizeBytes": 100,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                },
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Sessions/stream/2026-11-01T00:00:00.000",
+                "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+            })
+        })
+        .collect();
+    let newer: HashMap<String, String> = records
+        .iter()
+        .map(|r| {
+            (
+                r["dynamodb"]["Keys"]["PK"]["S"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                version_of(r),
+            )
+        })
+        .collect();
+    invoke(serde_json::json!({ "Records": records }).to_string()).await;
+
+    let archive = scan_all(&t.client, "archive").await;
+    assert_eq!(archive.len(), 3);
+    for item in &archive {
+        let pk = item["PK"].as_s().unwrap();
+        assert_eq!(
+            item_json(item)["ArchiveVersion"]["B"].as_str().unwrap(),
+            newer[pk],
+            "{pk} holds the newer deletion's version"
+        );
+    }
+}
+
+#[tokio::test]
+async fn max_writes_per_second_holds_the_rate() {
+    let Some(t) = tables(30).await else { return };
+    let started = std::time::Instant::now();
+    let (code, _, _) = t.restore(&["--all", "--max-writes-per-second", "10", "--segments", "3"]);
+    assert_eq!(code, 0);
+    // A burst of 10, then 20 more at 10 a second: never sooner than 2 s.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1_900),
+        "30 writes at 10 a second took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(t.items("source").await.len(), 30);
+}
