@@ -77,6 +77,11 @@ async fn create(client: &Client, table: &str) {
 
 #[tokio::main]
 async fn main() {
+    // `cargo test --all-targets` runs benches once as tests; measuring belongs to `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("restore: run with `cargo bench --features operator --bench restore`");
+        return;
+    }
     let args = Args::parse();
     let binary = repo_path("target/release/ttl-archiver-restore");
     assert!(
