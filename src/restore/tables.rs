@@ -8,10 +8,10 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeyType, TimeToLiveStatus};
 use aws_sdk_dynamodb::Client;
 
-use crate::error_chain;
 use crate::restore::item::Item;
 use crate::restore::selection::{Key, KeySchema};
 use crate::version::Version;
+use crate::{error_chain, redact};
 
 /// What a conditional write found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,11 @@ pub struct Tables {
 /// Names an attribute in an expression: names may be reserved words or hold any character.
 fn name(n: &str) -> (String, String) {
     (format!("#{}", n.len()), n.to_owned())
+}
+
+/// Why a request failed, with any value DynamoDB's message quotes withheld.
+fn reason(err: &(dyn std::error::Error + 'static)) -> String {
+    redact::dynamodb_message(&error_chain(err))
 }
 
 fn refused<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
@@ -63,7 +68,7 @@ impl Tables {
             .table_name(table)
             .send()
             .await
-            .map_err(|err| format!("cannot describe {table}: {}", error_chain(&err)))?;
+            .map_err(|err| format!("cannot describe {table}: {}", reason(&err)))?;
         let table_description = described.table().ok_or("no table description")?;
         let mut schema = Vec::new();
         let mut elements = table_description.key_schema().to_vec();
@@ -88,13 +93,7 @@ impl Tables {
             .table_name(&self.source)
             .send()
             .await
-            .map_err(|err| {
-                format!(
-                    "cannot read the TTL of {}: {}",
-                    self.source,
-                    error_chain(&err)
-                )
-            })?;
+            .map_err(|err| format!("cannot read the TTL of {}: {}", self.source, reason(&err)))?;
         Ok(described.time_to_live_description().and_then(|d| {
             matches!(
                 d.time_to_live_status(),
@@ -114,7 +113,7 @@ impl Tables {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|err| error_chain(&err))?;
+            .map_err(|err| reason(&err))?;
         Ok(got.item)
     }
 
@@ -128,7 +127,7 @@ impl Tables {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|err| error_chain(&err))?;
+            .map_err(|err| reason(&err))?;
         Ok(got.item.is_some())
     }
 
@@ -158,7 +157,7 @@ impl Tables {
                 .expression_attribute_values(":low", AttributeValue::B(low.clone().into()))
                 .expression_attribute_values(":high", AttributeValue::B(high.clone().into()));
         }
-        let page = scan.send().await.map_err(|err| error_chain(&err))?;
+        let page = scan.send().await.map_err(|err| reason(&err))?;
         Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
     }
 
@@ -200,7 +199,7 @@ impl Tables {
         match put.condition_expression(condition).send().await {
             Ok(_) => Ok(Written::Done),
             Err(err) if refused(&err) => Ok(Written::Refused),
-            Err(err) => Err(error_chain(&err)),
+            Err(err) => Err(reason(&err)),
         }
     }
 
@@ -228,7 +227,7 @@ impl Tables {
         match delete.send().await {
             Ok(_) => Ok(Written::Done),
             Err(err) if refused(&err) => Ok(Written::Refused),
-            Err(err) => Err(error_chain(&err)),
+            Err(err) => Err(reason(&err)),
         }
     }
 }
