@@ -122,6 +122,8 @@ pub struct Expected {
     /// Keys whose archive item has no room for the archiver's attributes (near 400 KB): the
     /// data alone, no version or stamps.
     pub bare: HashSet<String>,
+    /// The sequence number of each key's newest TTL removal with an old image.
+    pub newest: BTreeMap<String, String>,
     /// Sequence numbers that must be reported failed (TTL removals without an old image).
     pub failed: Vec<String>,
     /// Every TTL removal's sequence number.
@@ -205,7 +207,7 @@ fn additions_fit(
 
 pub fn expected(event_json: &str, how: &Expectation) -> Expected {
     let event: Value = serde_json::from_str(event_json).unwrap();
-    let mut latest: BTreeMap<String, ((usize, String), Value, bool)> = BTreeMap::new();
+    let mut latest: BTreeMap<String, ((usize, String), Value, bool, String)> = BTreeMap::new();
     let mut failed = Vec::new();
     let mut selected = Vec::new();
     for record in event["Records"].as_array().unwrap() {
@@ -244,17 +246,21 @@ pub fn expected(event_json: &str, how: &Expectation) -> Expected {
         }
         let key = key_of(&change["Keys"]);
         let order = seq_key(&seq);
-        if latest.get(&key).is_none_or(|(o, _, _)| *o < order) {
-            latest.insert(key, (order, normalize(&Value::Object(item)), bare));
+        if latest.get(&key).is_none_or(|(o, _, _, _)| *o < order) {
+            latest.insert(key, (order, normalize(&Value::Object(item)), bare, seq));
         }
     }
     Expected {
         bare: latest
             .iter()
-            .filter(|(_, (_, _, bare))| *bare)
+            .filter(|(_, (_, _, bare, _))| *bare)
             .map(|(k, _)| k.clone())
             .collect(),
-        items: latest.into_iter().map(|(k, (_, v, _))| (k, v)).collect(),
+        newest: latest
+            .iter()
+            .map(|(k, (_, _, _, seq))| (k.clone(), seq.clone()))
+            .collect(),
+        items: latest.into_iter().map(|(k, (_, v, _, _))| (k, v)).collect(),
         failed,
         selected,
     }

@@ -21,6 +21,8 @@ pub struct Summary {
     pub totals: Figures,
     pub per_seed: Vec<(u64, Figures)>,
     pub lost: usize,
+    /// Newest deletions kept in the bucket for an operator, unorderable near 400 KB.
+    pub unorderable: usize,
 }
 
 impl Summary {
@@ -34,7 +36,7 @@ impl Summary {
         format!(
             "pipeline: {} seeds, {} deletions, {} invocations ({} cut at 6 MB), {} retries, \
              {} bisects, {} crashes, {} timeouts, {} write faults, {} batches parked, \
-             {} redriven, {} kept, lost {}",
+             {} redriven, {} kept ({} unorderable near 400 KB), lost {}",
             self.seeds,
             t.deletions,
             t.invocations,
@@ -47,6 +49,7 @@ impl Summary {
             t.parked,
             t.redriven,
             t.kept,
+            self.unorderable,
             self.lost
         )
     }
@@ -88,6 +91,7 @@ pub fn run(seeds: impl IntoIterator<Item = u64>, function: &FunctionUnderTest) -
         summary.seeds += 1;
         summary.per_seed.push((seed, run.figures.clone()));
         summary.lost += run.verdict.lost.len();
+        summary.unorderable += run.verdict.unorderable.len();
         if !run.verdict.holds() {
             summary.failed_seeds.push(seed);
         }
@@ -102,7 +106,7 @@ fn seed_line(run: &SeedRun, function: &FunctionUnderTest) -> String {
         "seed {}: {} records, {} TTL deletions; {} shards x {} batchers, BatchSize {}; \
          {} invocations ({} cut at 6 MB), {} retries, {} bisects, {} crashes, {} timeouts, \
          {} in an outage, {} write faults; \
-         {} parked, {} redriven, {} kept; lost {}",
+         {} parked, {} redriven, {} kept ({} unorderable near 400 KB); lost {}",
         run.seed,
         f.records,
         f.deletions,
@@ -120,6 +124,7 @@ fn seed_line(run: &SeedRun, function: &FunctionUnderTest) -> String {
         f.parked,
         f.redriven,
         f.kept,
+        run.verdict.unorderable.len(),
         run.verdict.lost.len()
     );
     if !run.verdict.holds() {
