@@ -77,6 +77,9 @@ pub struct Config {
     pub metrics_namespace: String,
     /// Time kept free before the invocation deadline to answer Lambda.
     pub deadline_margin: Duration,
+    /// The archive is a global table that the archivers of several Regions write
+    /// (`GLOBAL_ARCHIVE=true`): each put then checks that the archive holds no newer version.
+    pub global_archive: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -196,6 +199,18 @@ impl Config {
             },
         };
 
+        let global_archive = match optional("GLOBAL_ARCHIVE").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "GLOBAL_ARCHIVE",
+                    value: other.to_owned(),
+                    expected: "true (the archive is a global table written from several Regions) or false (the default)".into(),
+                })
+            }
+        };
+
         Ok(Config {
             table_name,
             ttl_attribute,
@@ -206,6 +221,7 @@ impl Config {
             max_concurrency,
             metrics_namespace,
             deadline_margin,
+            global_archive,
         })
     }
 }
@@ -322,6 +338,22 @@ mod tests {
         assert_eq!(c.version_attribute, "ArchiveVersion");
         assert_eq!(c.deadline_margin, Duration::from_millis(500));
         assert_eq!(c.archive_expiry, None);
+        assert!(!c.global_archive);
+    }
+
+    #[test]
+    fn a_global_archive_is_said_in_so_many_words() {
+        for (value, global) in [("true", true), ("false", false), (" ", false)] {
+            let c = config(&[("TABLE_NAME", "archive"), ("GLOBAL_ARCHIVE", value)]).unwrap();
+            assert_eq!(c.global_archive, global, "{value:?}");
+        }
+        for bad in ["yes", "1", "TRUE"] {
+            let err = config(&[("TABLE_NAME", "archive"), ("GLOBAL_ARCHIVE", bad)]).unwrap_err();
+            assert!(
+                err.to_string().starts_with("GLOBAL_ARCHIVE is invalid"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

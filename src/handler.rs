@@ -34,6 +34,12 @@ impl Archiver {
         client: aws_sdk_dynamodb::Client,
         retry: RetryPolicy,
     ) -> Self {
+        // A global archive is written from every Region, where the order of one shard says
+        // nothing: each put must check that it is newer (README, "Global tables").
+        let mode = match config.global_archive {
+            true => WriteMode::IfNewer,
+            false => WriteMode::Batch,
+        };
         Archiver {
             projection: Projection::from(config),
             writer: ArchiveWriter::new(
@@ -42,7 +48,8 @@ impl Archiver {
                 &config.version_attribute,
                 config.max_concurrency,
                 retry,
-            ),
+            )
+            .with_mode(mode),
             metrics_namespace: config.metrics_namespace.clone(),
             deadline_margin: config.deadline_margin,
         }
@@ -86,6 +93,7 @@ impl Archiver {
             received: plan.received,
             selected: plan.selected,
             skipped: plan.skipped,
+            replicated: plan.replicated,
             archived: report.archived,
             newer_kept: report.newer_kept,
             failed,
@@ -163,6 +171,7 @@ pub async fn function_handler(
         received = outcome.received,
         selected = outcome.selected,
         skipped = outcome.skipped,
+        replicated_ttl_deletions = outcome.replicated,
         archived = outcome.archived,
         failed = outcome.failed.len(),
         requests = outcome.requests,

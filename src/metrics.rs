@@ -27,6 +27,7 @@ pub fn document(
                     {"Name": "Selected", "Unit": "Count"},
                     {"Name": "Archived", "Unit": "Count"},
                     {"Name": "Skipped", "Unit": "Count"},
+                    {"Name": "ReplicatedTtlDeletions", "Unit": "Count"},
                     {"Name": "Failed", "Unit": "Count"},
                     {"Name": "Retries", "Unit": "Count"},
                     {"Name": "AdditionsDropped", "Unit": "Count"},
@@ -39,6 +40,7 @@ pub fn document(
         "Selected": outcome.selected,
         "Archived": outcome.archived,
         "Skipped": outcome.skipped,
+        "ReplicatedTtlDeletions": outcome.replicated,
         "Failed": outcome.failed.len(),
         "Retries": outcome.retries,
         "AdditionsDropped": outcome.additions_dropped.len(),
@@ -69,6 +71,7 @@ mod tests {
             received: 10,
             selected: 8,
             skipped: 2,
+            replicated: 1,
             archived: 6,
             newer_kept: 0,
             failed: vec![("1".into(), "x".into()), ("2".into(), "y".into())],
@@ -92,6 +95,10 @@ mod tests {
         );
         assert_eq!(doc["Archived"], 6);
         assert_eq!(doc["Skipped"], 2);
+        assert_eq!(
+            doc["ReplicatedTtlDeletions"], 1,
+            "other Regions' TTL deletions, left to their archivers"
+        );
         assert_eq!(doc["Failed"], 2);
         assert_eq!(doc["Retries"], 1);
         assert_eq!(doc["AdditionsDropped"], 1);

@@ -11,6 +11,8 @@ pub struct BatchOutcome {
     pub received: usize,
     pub selected: usize,
     pub skipped: usize,
+    /// Of `skipped`: other Regions' TTL deletions, arriving by replication (global tables).
+    pub replicated: usize,
     pub archived: usize,
     /// Of `archived`: records the archive already held at the same or a newer version (replays).
     pub newer_kept: usize,

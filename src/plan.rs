@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use crate::batch::{chunk, dedupe, WriteGroup, MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES};
 use crate::project::Projection;
 use crate::record::Record;
-use crate::select::{is_ttl_removal, is_ttl_removal_parts};
+use crate::select::{is_replicated_ttl_deletion, is_ttl_removal, is_ttl_removal_parts};
 use crate::RecordError;
 
 /// The stream event, with each record kept raw until it is read on its own: one malformed record
@@ -38,6 +38,8 @@ pub struct BatchPlan {
     pub received: usize,
     pub selected: usize,
     pub skipped: usize,
+    /// Of `skipped`: other Regions' TTL deletions, arriving by replication (see `select`).
+    pub replicated: usize,
     /// Selected records that cannot be archived: sequence number and reason.
     pub failed: Vec<(String, String)>,
     /// Records archived without the archiver's own attributes, which would have taken their
@@ -76,6 +78,9 @@ pub fn plan_batch(
         };
         if !is_ttl_removal(&record) {
             plan.skipped += 1;
+            if is_replicated_ttl_deletion(&record, projection.ttl_attribute.as_deref()) {
+                plan.replicated += 1;
+            }
             continue;
         }
         plan.selected += 1;

@@ -1,6 +1,7 @@
 //! Which stream records are TTL deletions.
 
 use aws_lambda_events::event::dynamodb::UserIdentity;
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::record::Record;
 
@@ -21,6 +22,29 @@ pub fn is_ttl_removal_parts(event_name: &str, identity: Option<&UserIdentity>) -
             .is_some_and(|id| id.type_ == TTL_IDENTITY_TYPE && id.principal_id == TTL_PRINCIPAL)
 }
 
+/// Another Region's TTL deletion, arriving by replication: in a global table only the Region
+/// whose TTL deleted the item sees the identity; the others see a `REMOVE` without one. A user's
+/// delete looks the same, so the item must also have expired by the time it was deleted: its
+/// `ttl_attribute` (epoch seconds) at or before the record's creation time. A user's delete of an
+/// item that had already expired is counted too; the README says so. Skipped all the same: the
+/// Region that deleted it archives it.
+pub fn is_replicated_ttl_deletion(record: &Record, ttl_attribute: Option<&str>) -> bool {
+    if record.event_name != "REMOVE" || record.user_identity.is_some() {
+        return false;
+    }
+    let (Some(attribute), Some(deleted_at)) =
+        (ttl_attribute, record.change.approximate_creation_date_time)
+    else {
+        return false;
+    };
+    match record.change.old_image.0.get(attribute) {
+        Some(AttributeValue::N(expires_at)) => expires_at
+            .parse::<f64>()
+            .is_ok_and(|expires_at| expires_at <= deleted_at),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +60,61 @@ mod tests {
             }),
             change: Default::default(),
         }
+    }
+
+    fn removed(
+        identity: Option<(&str, &str)>,
+        expires_at: &str,
+        deleted_at: f64,
+    ) -> Record<'static> {
+        let mut record = record("REMOVE", identity);
+        record.change.approximate_creation_date_time = Some(deleted_at);
+        record
+            .change
+            .old_image
+            .0
+            .insert("expiresAt".into(), AttributeValue::N(expires_at.into()));
+        record
+    }
+
+    #[test]
+    fn an_expired_item_removed_without_an_identity_is_another_regions_ttl_deletion() {
+        let ttl = Some("expiresAt");
+        assert!(is_replicated_ttl_deletion(
+            &removed(None, "1795000000", 1_795_000_000.0),
+            ttl
+        ));
+        assert!(is_replicated_ttl_deletion(
+            &removed(None, "1794000000.5", 1_795_000_000.0),
+            ttl
+        ));
+        // Not yet expired when deleted: a user's delete.
+        assert!(!is_replicated_ttl_deletion(
+            &removed(None, "1795000001", 1_795_000_000.0),
+            ttl
+        ));
+        // This Region's own TTL deletion is selected, not counted here.
+        let own = removed(
+            Some((TTL_IDENTITY_TYPE, TTL_PRINCIPAL)),
+            "1",
+            1_795_000_000.0,
+        );
+        assert!(is_ttl_removal(&own) && !is_replicated_ttl_deletion(&own, ttl));
+        // Without a TTL attribute to read, or a number in it, it cannot be told.
+        assert!(!is_replicated_ttl_deletion(
+            &removed(None, "1", 1_795_000_000.0),
+            None
+        ));
+        assert!(!is_replicated_ttl_deletion(
+            &removed(None, "soon", 1_795_000_000.0),
+            ttl
+        ));
+        let mut unknown_time = removed(None, "1", 0.0);
+        unknown_time.change.approximate_creation_date_time = None;
+        assert!(!is_replicated_ttl_deletion(&unknown_time, ttl));
+        let mut modify = removed(None, "1", 1_795_000_000.0);
+        modify.event_name = "MODIFY".into();
+        assert!(!is_replicated_ttl_deletion(&modify, ttl));
     }
 
     #[test]

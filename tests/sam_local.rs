@@ -259,6 +259,11 @@ async fn sam_local_invoke_mixed() {
 }
 
 #[tokio::test]
+async fn sam_local_invoke_global_table() {
+    check("global-table.json", &[("PK", "S")]).await;
+}
+
+#[tokio::test]
 async fn sam_local_invoke_composite_key() {
     check("composite-key.json", &[("tenant", "S"), ("ts", "N")]).await;
 }
@@ -293,6 +298,7 @@ fn every_sample_event_is_invoked_here() {
     let tested = [
         "ttl-remove.json",
         "mixed.json",
+        "global-table.json",
         "composite-key.json",
         "no-old-image.json",
         "all-types.json",
