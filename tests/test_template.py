@@ -52,9 +52,16 @@ def mapping(cfn):
     return mapping["Properties"]
 
 
-def test_mapping_filters_ttl_deletions(mapping):
-    (entry,) = mapping["FilterCriteria"]["Filters"]
-    assert json.loads(entry["Pattern"]) == TTL_PATTERN
+def filter_patterns(parameters=None):
+    """The mapping's filter patterns, as deployed with `parameters`."""
+    stack = Stack(parameters or {})
+    (mapping,) = of_type(stack.cfn, "AWS::Lambda::EventSourceMapping").values()
+    return [entry["Pattern"] for entry in stack.evaluate(mapping["Properties"]["FilterCriteria"])["Filters"]]
+
+
+def test_mapping_filters_ttl_deletions():
+    (pattern,) = filter_patterns()
+    assert json.loads(pattern) == TTL_PATTERN
 
 
 def ttl_identity(record):
@@ -86,20 +93,42 @@ def identity_variants():
 
 
 @pytest.mark.parametrize("source", sorted(p.name for p in (ROOT / "events").glob("*.json")) + ["identity variants"])
-def test_the_filter_keeps_exactly_the_records_the_code_selects(mapping, source):
+def sample_records(source):
+    """(name, record) of an event file, or of the identity variants."""
+    if source == "identity variants":
+        return list(identity_variants())
+    events = json.loads((ROOT / "events" / source).read_text())["Records"]
+    return [(record.get("eventID", str(i)), record) for i, record in enumerate(events)]
+
+
+SAMPLES = sorted(p.name for p in (ROOT / "events").glob("*.json")) + ["identity variants"]
+
+
+@pytest.mark.parametrize("source", SAMPLES)
+def test_the_filter_keeps_exactly_the_records_the_code_selects(source):
     # moto's implementation of AWS's event pattern rules, independent of ours, evaluates the
     # template's own filter.
     from moto.events.models import EventPattern
 
-    (entry,) = mapping["FilterCriteria"]["Filters"]
-    pattern = EventPattern.load(entry["Pattern"])
-    if source == "identity variants":
-        records = list(identity_variants())
-    else:
-        events = json.loads((ROOT / "events" / source).read_text())["Records"]
-        records = [(record.get("eventID", str(i)), record) for i, record in enumerate(events)]
-    for name, record in records:
+    (pattern,) = [EventPattern.load(p) for p in filter_patterns()]
+    for name, record in sample_records(source):
         assert pattern.matches_event(record) == ttl_identity(record), name
+
+
+def no_identity_remove(record):
+    """What may be another Region's TTL deletion (src/select.rs tells it from a user's delete)."""
+    return record.get("eventName") == "REMOVE" and record.get("userIdentity") is None
+
+
+@pytest.mark.parametrize("source", SAMPLES)
+def test_a_global_tables_filter_also_lets_the_deletes_without_an_identity_through(source):
+    from moto.events.models import EventPattern
+
+    patterns = [EventPattern.load(p) for p in filter_patterns(SECONDARY)]
+    assert len(patterns) == 2
+    for name, record in sample_records(source):
+        passes = any(pattern.matches_event(record) for pattern in patterns)
+        assert passes == (ttl_identity(record) or no_identity_remove(record)), name
 
 
 def test_mapping_reports_partial_failures_and_bisects(mapping):
@@ -330,6 +359,8 @@ PHYSICAL = {
     "DemoSourceTable": DEMO_TABLE,
     "ArchiverFunction": "ttl-archiver-ttl-archiver",
     "ArchiveTable": "ttl-archiver-ArchiveTable-4D5E6F",
+    # Named by the template: ${AWS::StackName}-archive.
+    "GlobalArchiveTable": "ttl-archiver-archive",
     "FailedBatchBucket": "ttl-archiver-failedbatchbucket-7g8h9i",
     "Dashboard": "ttl-archiver-ttl-archiver",
     "ArchiverLogGroup": "/aws/lambda/ttl-archiver-ttl-archiver",
@@ -350,9 +381,10 @@ NO_VALUE = object()
 class Stack:
     """The stack CloudFormation would create from the transformed template and `parameters`."""
 
-    def __init__(self, parameters=None, cfn=None):
+    def __init__(self, parameters=None, cfn=None, region="us-east-1"):
         self.parameters = dict(parameters or {})
         self.cfn = cfn if cfn is not None else transformed(**self.parameters)
+        self.region = region
 
     def parameter(self, name):
         if name in self.parameters:
@@ -396,8 +428,10 @@ class Stack:
         if fn == "Ref":
             if arg == "AWS::NoValue":
                 return NO_VALUE
-            if arg in ("AWS::Region", "AWS::StackName", "AWS::AccountId"):
-                return {"AWS::Region": "us-east-1", "AWS::StackName": "ttl-archiver", "AWS::AccountId": ACCOUNT}[arg]
+            pseudo = {"AWS::Region": self.region, "AWS::StackName": "ttl-archiver", "AWS::AccountId": ACCOUNT,
+                      "AWS::Partition": "aws"}
+            if arg in pseudo:
+                return pseudo[arg]
             if arg in self.cfn["Resources"]:
                 assert self.created(arg), f"Ref to {arg}, which this stack does not create"
                 return PHYSICAL.get(arg, arg)
@@ -405,6 +439,9 @@ class Stack:
         if fn == "Fn::GetAtt":
             resource, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
             assert self.created(resource), f"GetAtt of {resource}, which this stack does not create"
+            if (resource, attribute) == ("GlobalArchiveTable", "Arn"):
+                # The replica in the stack's Region.
+                return f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{PHYSICAL[resource]}"
             if (resource, attribute) in ATTRIBUTES:
                 return ATTRIBUTES[(resource, attribute)]
             kind = self.cfn["Resources"][resource]["Type"]
@@ -429,6 +466,9 @@ class Stack:
         if fn == "Fn::Select":
             index, values = arg
             return self._go(values)[int(index)]
+        if fn == "Fn::Join":
+            delimiter, values = arg
+            return delimiter.join(str(x) for x in self._go(values))
         if fn == "Fn::Split":
             delimiter, source = arg
             return self._go(source).split(delimiter)
@@ -522,7 +562,8 @@ def test_reconciliation_tolerance_and_minimum_are_parameters():
 
 # What the dashboard may show: the metrics the function writes (EMF, src/metrics.rs) and those
 # AWS publishes for the stack's resources.
-EMF_METRICS = {"Received", "Selected", "Skipped", "Archived", "Failed", "Retries", "BatchDuration", "AdditionsDropped"}
+EMF_METRICS = {"Received", "Selected", "Skipped", "Archived", "Failed", "Retries", "BatchDuration", "AdditionsDropped",
+               "ReplicatedTtlDeletions"}
 # The event source mapping's own counts (MetricsConfig EventCount), by EventSourceMappingUUID.
 MAPPING_METRICS = {
     "PolledEventCount", "FilteredOutEventCount", "InvokedEventCount", "FailedInvokeEventCount",
@@ -741,6 +782,230 @@ def test_the_source_ttl_attribute_name_may_be_reused_for_the_expiry():
 
 # cfn-lint and `sam validate --lint` on each option set. Neither takes parameter values, so each
 # set becomes the template's defaults (cfn-lint checks defaults against AllowedPattern too).
+# Global tables (README, "Global tables"): the stack in each Region of a global source table. The
+# primary (no ArchiveTableArn) creates the archive as a global table; the others write their
+# own Region's replica.
+REGIONS = "us-east-1,eu-west-1,ap-southeast-2"
+MRK_ARN = "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+PRIMARY = {"GlobalTableRegions": REGIONS, "SourceStreamArn": GIVEN_STREAM}
+SECONDARY = {
+    "GlobalTableRegions": REGIONS,
+    "SourceStreamArn": "arn:aws:dynamodb:eu-west-1:123456789012:table/Sessions/stream/2026-01-02T00:00:00.000",
+    "ArchiveTableArn": "arn:aws:dynamodb:eu-west-1:123456789012:table/ttl-archiver-archive",
+}
+GLOBAL_WRITES = {"dynamodb:PutItem", "dynamodb:GetItem"}
+
+
+def archive_grant(resources):
+    (grant,) = [statement for statement, _ in statements(resources) if statement.get("Sid") == "WriteArchive"]
+    actions = grant["Action"]
+    return set([actions] if isinstance(actions, str) else actions), grant["Resource"]
+
+
+@pytest.mark.parametrize(
+    "regions, options",
+    [
+        (REGIONS, {}),
+        (REGIONS, {"ArchiveRetentionDays": "400"}),
+        (REGIONS, {"ArchiveKmsKeyArn": MRK_ARN}),
+        (REGIONS, {"SortKeyName": "ts", "SortKeyType": "N"}),
+        ("us-east-1,eu-west-1", {}),
+        ("eu-west-1,us-east-1,us-west-2,ap-south-1,sa-east-1", {"ArchiveKmsKeyArn": MRK_ARN}),
+    ],
+    ids=["3 Regions", "retention", "multi-Region key", "sort key", "2 Regions", "5 Regions"],
+)
+def test_the_primary_creates_the_archive_as_a_global_table_standard_ia_in_every_region(regions, options):
+    regional = Stack(options).resources["ArchiveTable"]
+    stack = Stack({**PRIMARY, **options, "GlobalTableRegions": regions})
+    assert stack.invalid_parameters() == {} and stack.rule_failures() == []
+    resources = stack.resources
+    assert "ArchiveTable" not in resources
+    table = resources["GlobalArchiveTable"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props, one_region = table["Properties"], regional["Properties"]
+    assert props["TableName"] == PHYSICAL["GlobalArchiveTable"]
+    for same in ("AttributeDefinitions", "KeySchema", "BillingMode", "TimeToLiveSpecification"):
+        assert props.get(same) == one_region.get(same), same
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}, "replication needs it"
+    assert [replica["Region"] for replica in props["Replicas"]] == regions.split(",")
+    key = options.get("ArchiveKmsKeyArn")
+    for replica in props["Replicas"]:
+        assert replica["TableClass"] == one_region["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
+        assert replica["PointInTimeRecoverySpecification"] == one_region["PointInTimeRecoverySpecification"]
+        assert replica["DeletionProtectionEnabled"] is one_region["DeletionProtectionEnabled"] is True
+        if key:
+            # The multi-Region key's replica in the replica's Region.
+            assert replica["SSESpecification"] == {"KMSMasterKeyId": key.replace(":us-east-1:", f":{replica['Region']}:")}
+        else:
+            assert "SSESpecification" not in replica
+    if key:
+        assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+    else:
+        assert "SSESpecification" not in props and "SSESpecification" not in one_region
+
+    variables = resources["ArchiverFunction"]["Properties"]["Environment"]["Variables"]
+    assert (variables["TABLE_NAME"], variables["GLOBAL_ARCHIVE"]) == (PHYSICAL["GlobalArchiveTable"], "true")
+    assert archive_grant(resources) == (GLOBAL_WRITES, f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/ttl-archiver-archive")
+    outputs = stack.outputs
+    assert outputs["ArchiveTableName"] == PHYSICAL["GlobalArchiveTable"]
+    assert outputs["GlobalTableRegions"] == regions
+    assert outputs["OtherRegionsParameters"] == (
+        f"GlobalTableRegions={regions} ArchiveTableArn=arn:aws:dynamodb:REGION:{ACCOUNT}:table/ttl-archiver-archive"
+    )
+
+
+def test_a_secondary_region_writes_its_own_replica_and_creates_no_table():
+    stack = Stack(SECONDARY, region="eu-west-1")
+    assert stack.invalid_parameters() == {}
+    resources = stack.resources
+    assert not {"ArchiveTable", "GlobalArchiveTable", "DemoSourceTable"} & resources.keys()
+    variables = resources["ArchiverFunction"]["Properties"]["Environment"]["Variables"]
+    assert (variables["TABLE_NAME"], variables["GLOBAL_ARCHIVE"]) == (SECONDARY["ArchiveTableArn"], "true")
+    assert archive_grant(resources) == (GLOBAL_WRITES, SECONDARY["ArchiveTableArn"])
+    outputs = stack.outputs
+    assert "OtherRegionsParameters" not in outputs
+    assert outputs["GlobalTableRegions"] == REGIONS
+
+
+def test_one_region_is_unchanged_by_the_global_options():
+    resources = Stack({}).resources
+    assert "GlobalArchiveTable" not in resources
+    assert resources["ArchiverFunction"]["Properties"]["Environment"]["Variables"]["GLOBAL_ARCHIVE"] == "false"
+    assert archive_grant(resources)[0] == ARCHIVE_WRITES
+    assert not {"GlobalTableRegions", "OtherRegionsParameters", "CheckEveryRegionCommand"} & Stack({}).outputs.keys()
+
+
+@pytest.mark.parametrize("regions", ["us-east-1", "us-east-1, eu-west-1", "US-EAST-1,eu-west-1", "a,b", ",".join(["us-east-1"] * 6)])
+def test_global_table_regions_cloudformation_refuses(regions):
+    assert "GlobalTableRegions" in Stack({"GlobalTableRegions": regions}).invalid_parameters()
+
+
+def shortfall(expressions, deleted, reached, replicated):
+    """The reconciliation alarm's math (one hour), evaluated for the given sums."""
+    missing = expressions["missing"].replace("FILL(", "(").replace(", 0)", ")")
+    values = {"deleted": deleted, "reached": reached, "replicated": replicated}
+    values["missing"] = eval(missing, {}, values)
+    condition = re.fullmatch(r"IF\((.*), 1, 0\)", expressions["shortfall"]).group(1)
+    condition = condition.replace("FILL(", "(").replace(", 0)", ")").replace(" AND ", " and ")
+    return 1 if eval(condition, {}, values) else 0
+
+
+def test_the_global_reconciliation_alarm_is_right_whether_or_not_replicated_deletions_are_counted():
+    alarm = Stack(SECONDARY, region="eu-west-1").resources["ReconciliationAlarm"]["Properties"]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    assert metrics["replicated"]["MetricStat"]["Metric"] == {
+        "Namespace": "TtlArchiver",
+        "MetricName": "ReplicatedTtlDeletions",
+        "Dimensions": [{"Name": "FunctionName", "Value": PHYSICAL["ArchiverFunction"]}],
+    }
+    assert (metrics["replicated"]["MetricStat"]["Period"], metrics["replicated"]["ReturnData"]) == (3600, False)
+    expressions = {id: m["Expression"] for id, m in metrics.items() if "Expression" in m}
+    assert expressions["missing"] == "FILL(deleted, 0) - FILL(reached, 0) - FILL(replicated, 0)"
+    # An hour in which this Region's TTL deleted 100 items and the other Regions 300. Whether
+    # TimeToLiveDeletedItemCount here counts the replicated 300 is not documented: both cases.
+    for counted in (100, 400):
+        assert shortfall(expressions, deleted=counted, reached=100, replicated=300) == 0, "healthy"
+        assert shortfall(expressions, deleted=counted, reached=0, replicated=0) == 1, "nothing reaches it"
+    one_region = {m["Id"]: m.get("Expression") for m in Stack({}).resources["ReconciliationAlarm"]["Properties"]["Metrics"]}
+    assert "replicated" not in one_region
+    assert shortfall(one_region, deleted=400, reached=100, replicated=0) == 1, "why: counted, it would fire"
+
+
+def test_the_dashboard_shows_every_regions_ttl_deletions_against_what_reached_an_archiver_there():
+    body = json.loads(Stack(SECONDARY, region="eu-west-1").resources["Dashboard"]["Properties"]["DashboardBody"])
+    per_region = [w["properties"] for w in body["widgets"] if w["properties"].get("title", "").endswith("reached an archiver there (items per hour)")]
+    assert [p["region"] for p in per_region] == REGIONS.split(",")
+    for properties in per_region:
+        deleted, reached = properties["metrics"]
+        assert deleted[:4] == ["AWS/DynamoDB", "TimeToLiveDeletedItemCount", "TableName", "Sessions"]
+        assert reached[0]["expression"] == """SEARCH('{TtlArchiver,FunctionName} MetricName="Selected"', 'Sum', 3600)"""
+    assert not [w for w in json.loads(Stack({}).resources["Dashboard"]["Properties"]["DashboardBody"])["widgets"]
+                if w["properties"].get("title", "").endswith("reached an archiver there (items per hour)")]
+
+
+def samconfig():
+    import tomllib
+
+    return tomllib.loads((ROOT / "samconfig.toml").read_text())
+
+
+def overrides(text):
+    return dict(shlex.split(pair)[0].split("=", 1) for pair in shlex.split(text))
+
+
+def test_samconfigs_global_environments_are_a_primary_and_its_replicas():
+    config = samconfig()
+    environments = {name: env["deploy"]["parameters"] for name, env in config.items() if name.startswith("global-")}
+    assert len(environments) == 3
+    stacks = {}
+    for name, deploy in environments.items():
+        region = deploy["region"]
+        assert name == f"global-{region}"
+        parameters = overrides(deploy["parameter_overrides"])
+        assert parameters["GlobalTableRegions"].split(",") == [n.removeprefix("global-") for n in environments]
+        assert f":{region}:" in parameters["SourceStreamArn"], "each Region's own stream"
+        stack = Stack(parameters, region=region)
+        assert stack.invalid_parameters() == {}
+        stacks[region] = (deploy, stack)
+        assert {"capabilities", "resolve_s3", "stack_name", "confirm_changeset"} <= deploy.keys()
+    (primary,) = [region for region, (_, stack) in stacks.items() if "GlobalArchiveTable" in stack.resources]
+    assert primary == "us-east-1"
+    archive = f"{stacks[primary][0]['stack_name']}-archive"
+    replicas = {r["Region"] for r in stacks[primary][1].resources["GlobalArchiveTable"]["Properties"]["Replicas"]}
+    assert replicas == set(stacks)
+    for region, (deploy, stack) in stacks.items():
+        variables = stack.resources["ArchiverFunction"]["Properties"]["Environment"]["Variables"]
+        if region != primary:
+            assert variables["TABLE_NAME"] == f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{archive}", "its Region's replica"
+        assert variables["GLOBAL_ARCHIVE"] == "true"
+
+
+AWS_STUB = """#!{python}
+# The two AWS CLI calls of CheckEveryRegionCommand, answered from AWS_STUB_MAPPINGS with the
+# CLI's own query language (JMESPath), as `--output text` prints.
+import json, os, sys
+import jmespath
+
+args = sys.argv[1:]
+option = lambda name: args[args.index(name) + 1]
+region = option("--region")
+if args[:2] == ["dynamodb", "describe-table"]:
+    answer = {{"Table": {{"LatestStreamArn": f"arn:aws:dynamodb:{{region}}:123456789012:table/{{option('--table-name')}}/stream/2026"}}}}
+elif args[:2] == ["lambda", "list-event-source-mappings"]:
+    mappings = json.loads(os.environ["AWS_STUB_MAPPINGS"]).get(region, [])
+    answer = {{"EventSourceMappings": [m for m in mappings if option("--event-source-arn").startswith(f"arn:aws:dynamodb:{{region}}:")]}}
+else:
+    sys.exit(f"unexpected call: {{args}}")
+print(jmespath.search(option("--query"), answer))
+"""
+
+
+def test_the_check_command_names_each_region_without_an_archiver(tmp_path):
+    stub = tmp_path / "aws"
+    stub.write_text(AWS_STUB.format(python=sys.executable))
+    stub.chmod(0o755)
+    command = Stack(PRIMARY).outputs["CheckEveryRegionCommand"]
+    archiver = {"State": "Enabled", "FilterCriteria": {"Filters": [{"Pattern": json.dumps(TTL_PATTERN)}]}}
+
+    def check(mappings):
+        env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "AWS_STUB_MAPPINGS": json.dumps(mappings)}
+        run = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env)
+        return run.returncode, run.stdout.splitlines()
+
+    status, lines = check({region: [archiver] for region in REGIONS.split(",")})
+    assert status == 0, lines
+    assert [line.split(":")[0] for line in lines if ": archived (1 enabled mapping" in line] == REGIONS.split(",")
+    # eu-west-1's mapping is disabled; ap-southeast-2 has only another consumer, unfiltered.
+    status, lines = check({
+        "us-east-1": [archiver],
+        "eu-west-1": [{**archiver, "State": "Disabled"}],
+        "ap-southeast-2": [{"State": "Enabled"}],
+    })
+    assert status == 1
+    assert [line.split(":")[0] for line in lines if "NOT ARCHIVED" in line] == ["eu-west-1", "ap-southeast-2"]
+    assert "deploy the stack there" in lines[1]
+
+
 LINT_SETS = {
     "defaults": {},
     "retention": {"ArchiveRetentionDays": "400"},
@@ -749,6 +1014,8 @@ LINT_SETS = {
     "table of another account with its key": {"ArchiveTableArn": OTHER_ACCOUNT_TABLE, "ArchiveKmsKeyArn": KEY_ARN},
     "everything": OPTIONS,
     "hardening": {"AccessLogBucketName": "my-access-logs", "LogGroupKmsKeyArn": KEY_ARN, "ReservedConcurrency": "10"},
+    "global table, primary": {**PRIMARY, "ArchiveKmsKeyArn": MRK_ARN, "ArchiveRetentionDays": "400"},
+    "global table, secondary": SECONDARY,
 }
 BIN = pathlib.Path(sys.executable).parent
 
