@@ -7,6 +7,8 @@
 //! `bash tools/bench`, or with a built binary in TTL_ARCHIVER_BIN:
 //! `cargo bench --bench end_to_end -- --lambda-mb 128,256,512,1024,1769`.
 //! `RTT_MS` sets the delay (default 8), `RUNS` the warm invocations per batch (default 20).
+//! `--global-archive` runs the function as a global table's Region does (GLOBAL_ARCHIVE=true:
+//! one conditional PutItem per item instead of BatchWriteItem).
 
 mod common;
 mod cpu_share;
@@ -79,6 +81,9 @@ struct Args {
     /// Memory sizes (MB) whose CPU share to run the function under, e.g. 128,256,512,1024,1769
     #[arg(long, value_delimiter = ',')]
     lambda_mb: Vec<u32>,
+    /// Write as the archiver of a global table does (GLOBAL_ARCHIVE=true).
+    #[arg(long)]
+    global_archive: bool,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -122,6 +127,7 @@ async fn measure(
     runs: usize,
     rtt: Duration,
     share: Option<&CpuShare>,
+    global_archive: bool,
 ) -> Figures {
     let requests = Arc::new(AtomicU64::new(0));
     let endpoint = fake_dynamodb(rtt, requests.clone()).await;
@@ -134,6 +140,10 @@ async fn measure(
             ("TABLE_NAME", "archive"),
             ("TTL_ATTRIBUTE", "ExpirationTime"),
             ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint),
+            (
+                "GLOBAL_ARCHIVE",
+                if global_archive { "true" } else { "false" },
+            ),
         ],
         procs.as_deref(),
     );
@@ -237,18 +247,24 @@ async fn main() {
         size
     );
     println!(
-        "fake DynamoDB round trip: {} ms; {runs} warm invocations per batch\n",
-        rtt.as_millis()
+        "fake DynamoDB round trip: {} ms; {runs} warm invocations per batch; writes: {}\n",
+        rtt.as_millis(),
+        if args.global_archive {
+            "a conditional PutItem per item (GLOBAL_ARCHIVE=true)"
+        } else {
+            "BatchWriteItem"
+        }
     );
     println!("Whole core:\n");
     println!("| batch | init (median of 7) | first invocation | warm (median) | warm (min) | requests | peak RSS | CPU per batch |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut whole = Vec::new();
     for (name, records, json) in common::batches() {
-        let f = measure(&binary, &json, runs, rtt, None).await;
+        let f = measure(&binary, &json, runs, rtt, None, args.global_archive).await;
+        let per_request = if args.global_archive { 1 } else { 25 };
         assert_eq!(
             f.requests,
-            records.div_ceil(25) as f64,
+            records.div_ceil(per_request) as f64,
             "requests per batch"
         );
         println!(
@@ -278,8 +294,17 @@ async fn main() {
                     continue;
                 }
             };
-            let thousand = measure(&binary, &batches[0].2, runs, rtt, Some(&share)).await;
-            let six_mb = measure(&binary, &batches[1].2, runs.min(10), rtt, Some(&share)).await;
+            let global = args.global_archive;
+            let thousand = measure(&binary, &batches[0].2, runs, rtt, Some(&share), global).await;
+            let six_mb = measure(
+                &binary,
+                &batches[1].2,
+                runs.min(10),
+                rtt,
+                Some(&share),
+                global,
+            )
+            .await;
             println!(
                 "| {mb} MB | {:.3} | {} | {} | {} | {:.1} MB | {} | ${:.5} |",
                 share.vcpu,
