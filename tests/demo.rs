@@ -120,6 +120,16 @@ fn demo_mixed_two_archived_four_skipped() {
 }
 
 #[test]
+fn demo_global_table_two_archived_five_skipped() {
+    let Some(run) = check("global-table.json", &[], 2) else {
+        return;
+    };
+    // This Region's deletions: SESSION#a1f3 in its first life, SESSION#b2e4 in its second.
+    assert!(run.items[0].contains("\"ada\"") && run.items[0].contains("\"3\""));
+    assert!(run.items[1].contains("\"grace\"") && run.items[1].contains("\"2\""));
+}
+
+#[test]
 fn demo_composite_key_three_items_later_version_wins() {
     let Some(run) = check("composite-key.json", &[], 3) else {
         return;
