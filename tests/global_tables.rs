@@ -333,3 +333,50 @@ async fn a_batch_mixing_local_and_replicated_deletes_archives_only_the_local_one
         assert!(!logs.contains(secret), "item contents in the logs: {logs}");
     }
 }
+
+#[tokio::test]
+async fn a_key_archived_without_a_version_is_reported_not_overwritten() {
+    let Some(region) = Region::start("us-east-1", true).await else {
+        return;
+    };
+    // What an item archived near 400 KB (or before versions existed) looks like: no version.
+    let unversioned: Item = [
+        ("PK", "K1"),
+        ("Note", "archived without the archiver's attributes"),
+    ]
+    .into_iter()
+    .map(|(name, value)| {
+        (
+            name.to_owned(),
+            aws_sdk_dynamodb::types::AttributeValue::S(value.into()),
+        )
+    })
+    .collect();
+    region
+        .admin
+        .put_item()
+        .table_name("archive")
+        .set_item(Some(unversioned.clone()))
+        .send()
+        .await
+        .expect("put");
+    let mut source = SourceTable::default();
+    let deletion = source.ttl_delete("K1", T + 100, 2);
+    let event = json!({ "Records": [&deletion.local] }).to_string();
+    let outcome = region.api.invoke(&event, Duration::from_secs(10)).await;
+    let sequence_number = deletion.local["dynamodb"]["SequenceNumber"].clone();
+    assert_eq!(
+        outcome,
+        Outcome::Response(json!({ "batchItemFailures": [{ "itemIdentifier": sequence_number }] })),
+        "which is newer cannot be told: reported, so that Lambda retries and then keeps it"
+    );
+    assert_eq!(region.items().await, [unversioned], "left as it was");
+    assert!(
+        region
+            .function
+            .logs()
+            .contains("so which is newer cannot be told"),
+        "{}",
+        region.function.logs()
+    );
+}
