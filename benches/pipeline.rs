@@ -11,7 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ttl_archiver::project::Projection;
+use ttl_archiver::archive::project::Projection;
 use ttl_archiver::{plan_batch, StreamBatch};
 
 fn pipeline(c: &mut Criterion) {

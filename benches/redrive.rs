@@ -142,7 +142,7 @@ async fn main() {
             "bench", "bench", None, None, "bench",
         ))
         .endpoint_url(&moto.endpoint)
-        .http_client(ttl_archiver::sdk::https_client())
+        .http_client(ttl_archiver::aws::sdk::https_client())
         .load()
         .await;
     let s3 = aws_sdk_s3::Client::from_conf(

@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use clap::Parser;
 use proxy::{Fault, FaultProxy};
-use ttl_archiver::version::archive_version;
+use ttl_archiver::archive::version::archive_version;
 
 pub fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -99,7 +99,7 @@ async fn main() {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "bench"))
         .endpoint_url(&dynalite.endpoint)
-        .http_client(ttl_archiver::sdk::https_client())
+        .http_client(ttl_archiver::aws::sdk::https_client())
         .load()
         .await;
     let client = Client::new(&config);

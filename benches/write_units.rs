@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use ttl_archiver::item_size::{attribute_size, write_units, MAX_ITEM_BYTES};
-use ttl_archiver::version::archive_version;
+use ttl_archiver::archive::item_size::{attribute_size, write_units, MAX_ITEM_BYTES};
+use ttl_archiver::archive::version::archive_version;
 
 const ITEMS: usize = 1_000_000;
 /// Item sizes: log-normal, median 1 KB, σ = 1.2 (about 5% under 150 B and 5% over 7 KB), the
@@ -86,5 +86,5 @@ fn main() {
     // The sizes are archive items without the archiver's attributes: checked against the rules.
     let probe: HashMap<String, AttributeValue> =
         HashMap::from([("PK".to_owned(), AttributeValue::S("x".repeat(100)))]);
-    assert_eq!(ttl_archiver::item_size::item_size(&probe), 102);
+    assert_eq!(ttl_archiver::archive::item_size::item_size(&probe), 102);
 }

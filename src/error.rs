@@ -4,7 +4,7 @@
 
 use serde_path_to_error::{Path, Segment};
 
-use crate::record::Record;
+use crate::archive::record::Record;
 /// Why one selected record cannot be archived. Messages never carry attribute values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {

@@ -2,9 +2,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
 use mimalloc::MiMalloc;
-use ttl_archiver::config::normalize_environment;
-use ttl_archiver::writer::dynamodb_client;
-use ttl_archiver::{function_handler, logging, runtime_api, Archiver, Config, StreamBatch};
+use ttl_archiver::aws::writer::dynamodb_client;
+use ttl_archiver::lambda::config::normalize_environment;
+use ttl_archiver::lambda::{logging, runtime_api};
+use ttl_archiver::{function_handler, Archiver, Config, StreamBatch};
 
 // A batch allocates and frees many small maps and strings: mimalloc spends less CPU on them
 // than glibc's malloc (see README, Performance).
@@ -30,7 +31,7 @@ async fn serve() -> Result<(), Error> {
         tracing::error!("invalid configuration: {err}");
         std::process::exit(1);
     });
-    let sdk_config = ttl_archiver::sdk::load().await;
+    let sdk_config = ttl_archiver::aws::sdk::load().await;
     let archiver = Archiver::new(&config, dynamodb_client(&sdk_config));
 
     let archiver = &archiver;

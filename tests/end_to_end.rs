@@ -564,7 +564,7 @@ fn session_of_size(
 /// items over 400 KB, so this proves the image is one DynamoDB could have held.
 async fn assert_fits_a_table(setup: &Setup, record: &serde_json::Value) -> bool {
     let json = record.to_string();
-    let record: ttl_archiver::record::Record = serde_json::from_str(&json).unwrap();
+    let record: ttl_archiver::archive::record::Record = serde_json::from_str(&json).unwrap();
     let image = record.change.old_image.0;
     setup
         .admin

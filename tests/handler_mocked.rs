@@ -25,7 +25,7 @@ use serde_json::json;
 use support::config;
 use support::items::{keyed_event, keys_of_schema, sessions_event, table_key};
 use tokio::time::Instant;
-use ttl_archiver::writer::HARD_STOP_SLACK;
+use ttl_archiver::aws::writer::HARD_STOP_SLACK;
 use ttl_archiver::{Archiver, BatchOutcome, RetryPolicy, StreamBatch};
 
 type Item = HashMap<String, AttributeValue>;

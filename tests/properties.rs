@@ -15,10 +15,10 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 use support::items::{dynamo_json, normalize};
-use ttl_archiver::item_size::item_size;
-use ttl_archiver::project::Projection;
-use ttl_archiver::record::Record;
-use ttl_archiver::version::archive_version;
+use ttl_archiver::archive::item_size::item_size;
+use ttl_archiver::archive::project::Projection;
+use ttl_archiver::archive::record::Record;
+use ttl_archiver::archive::version::archive_version;
 use ttl_archiver::{plan_batch, StreamBatch};
 
 /// A DynamoDB number as clients send it: sign, up to 38 significant digits, a fraction, an

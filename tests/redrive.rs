@@ -467,7 +467,7 @@ async fn a_version_an_earlier_release_wrote_as_a_string_still_orders_the_replay(
     archive_live(&servers, &one_session(true)).await;
     let live = one_session(true);
     let change = &live["Records"][0]["dynamodb"];
-    let legacy = ttl_archiver::version::archive_version(
+    let legacy = ttl_archiver::archive::version::archive_version(
         change["ApproximateCreationDateTime"].as_i64().unwrap(),
         change["SequenceNumber"].as_str().unwrap(),
     )

@@ -32,7 +32,8 @@ fn replay(dry_run: bool, missing: &'static str) -> Replay {
     let newer = mock!(Client::put_item)
         .match_requests(|input| pk(input) == "SESSION#a1f3")
         .then_error(|| {
-            let later = ttl_archiver::version::archive_version(1_900_000_000, "1").unwrap();
+            let later =
+                ttl_archiver::archive::version::archive_version(1_900_000_000, "1").unwrap();
             PutItemError::ConditionalCheckFailedException(
                 ConditionalCheckFailedException::builder()
                     .item("PK", AttributeValue::S("SESSION#a1f3".into()))

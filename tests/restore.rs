@@ -13,7 +13,7 @@ use serde_json::Value;
 use support::dynalite::{admin_client, create_table, scan_all, Dynalite};
 use support::items::Item;
 use support::server::{moto, LocalServer};
-use ttl_archiver::version::archive_version;
+use ttl_archiver::archive::version::archive_version;
 
 const FIRST_SECOND: i64 = 1_795_000_000;
 

@@ -65,7 +65,7 @@ def test_mapping_filters_ttl_deletions():
 
 
 def ttl_identity(record):
-    """The function's rule (src/select.rs), restated: a REMOVE by the DynamoDB service."""
+    """The function's rule (src/archive/select.rs), restated: a REMOVE by the DynamoDB service."""
     return record.get("eventName") == "REMOVE" and record.get("userIdentity") == {
         "type": "Service", "principalId": "dynamodb.amazonaws.com",
     }
@@ -116,7 +116,7 @@ def test_the_filter_keeps_exactly_the_records_the_code_selects(source):
 
 
 def no_identity_remove(record):
-    """What may be another Region's TTL deletion (src/select.rs tells it from a user's delete)."""
+    """What may be another Region's TTL deletion (src/archive/select.rs tells it from a user's delete)."""
     return record.get("eventName") == "REMOVE" and record.get("userIdentity") is None
 
 
@@ -560,7 +560,7 @@ def test_reconciliation_tolerance_and_minimum_are_parameters():
     assert shortfall["Expression"] == "IF(missing > 500 AND missing > FILL(deleted, 0) * 20 / 100, 1, 0)"
 
 
-# What the dashboard may show: the metrics the function writes (EMF, src/metrics.rs) and those
+# What the dashboard may show: the metrics the function writes (EMF, src/lambda/metrics.rs) and those
 # AWS publishes for the stack's resources.
 EMF_METRICS = {"Received", "Selected", "Skipped", "Archived", "Failed", "Retries", "BatchDuration", "AdditionsDropped",
                "ReplicatedTtlDeletions"}
@@ -582,7 +582,7 @@ AWS_METRICS = {
 
 
 def emitted_metric_names():
-    source = (ROOT / "src" / "metrics.rs").read_text()
+    source = (ROOT / "src" / "lambda" / "metrics.rs").read_text()
     return set(re.findall(r'\{"Name": "(\w+)", "Unit"', source))
 
 

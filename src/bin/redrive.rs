@@ -6,12 +6,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mimalloc::MiMalloc;
+use ttl_archiver::aws::writer::dynamodb_client;
 use ttl_archiver::operator::session::{s3_path_style, Session};
 use ttl_archiver::redrive::bucket::FailedBatchBucket;
 use ttl_archiver::redrive::cli::Cli;
 use ttl_archiver::redrive::replay::Replay;
 use ttl_archiver::redrive::run::{Output, Redrive};
-use ttl_archiver::writer::dynamodb_client;
 use ttl_archiver::Archiver;
 
 // glibc's malloc spent a fifth of a parallel redrive's CPU in its arenas (README, "When a batch

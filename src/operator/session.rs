@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use aws_config::SdkConfig;
 use clap::CommandFactory;
 
-use crate::config::Config;
+use crate::lambda::config::Config;
 use crate::operator::progress::Progress;
 use crate::operator::settings::ArchiveSettings;
 
@@ -39,9 +39,9 @@ impl Session {
             .config::<C>(|name| std::env::var(name).ok())
             .unwrap_or_else(|err| err.exit());
         let progress = Progress::new(std::io::stderr().is_terminal(), unit);
-        crate::logging::init_command_line(progress.log_writer());
-        let sdk_config = crate::sdk::load().await;
-        if let Err(err) = crate::preflight::check(&sdk_config).await {
+        crate::lambda::logging::init_command_line(progress.log_writer());
+        let sdk_config = crate::aws::sdk::load().await;
+        if let Err(err) = crate::aws::preflight::check(&sdk_config).await {
             eprintln!("{command}: {err}");
             return Err(ExitCode::from(EXIT_USAGE));
         }

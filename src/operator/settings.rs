@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, ValueEnum};
 
-use crate::config::Config;
+use crate::lambda::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::failed_batch::read_failed_batch;
-use crate::handler::Archiver;
+use crate::archive::failed_batch::read_failed_batch;
+use crate::aws::writer::WriteMode;
+use crate::lambda::handler::Archiver;
 use crate::redrive::report::{FailedRecord, ObjectReport, Status};
-use crate::writer::WriteMode;
 
 #[derive(Debug)]
 pub struct Replay {

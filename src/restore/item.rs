@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::config::{Config, DEFAULT_ARCHIVE_TTL_ATTRIBUTE};
-use crate::version::Version;
+use crate::archive::version::Version;
+use crate::lambda::config::{Config, DEFAULT_ARCHIVE_TTL_ATTRIBUTE};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -94,7 +94,7 @@ pub fn restored(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::version::archive_version;
+    use crate::archive::version::archive_version;
 
     fn names() -> ArchiverAttributes {
         ArchiverAttributes {

@@ -5,8 +5,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 
-use crate::record::Image;
-use crate::version::VERSION_LEN;
+use crate::archive::record::Image;
+use crate::archive::version::VERSION_LEN;
 
 /// An item's key: its key attributes.
 pub type Key = HashMap<String, AttributeValue>;
@@ -187,7 +187,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::version::archive_version;
+    use crate::archive::version::archive_version;
 
     fn schema(kinds: &[(&str, ScalarAttributeType)]) -> KeySchema {
         KeySchema(

@@ -8,10 +8,11 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeyType, TimeToLiveStatus};
 use aws_sdk_dynamodb::Client;
 
+use crate::archive::redact;
+use crate::archive::version::Version;
+use crate::error_chain;
 use crate::restore::item::Item;
 use crate::restore::selection::{Key, KeySchema};
-use crate::version::Version;
-use crate::{error_chain, redact};
 
 /// What a conditional write found.
 #[derive(Debug, Clone, PartialEq, Eq)]

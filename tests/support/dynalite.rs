@@ -40,7 +40,7 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
-        .http_client(ttl_archiver::sdk::https_client())
+        .http_client(ttl_archiver::aws::sdk::https_client())
         .load()
         .await
 }
@@ -52,7 +52,7 @@ pub async fn admin_client(endpoint: &str) -> Client {
 
 /// The client the archiver uses in production, pointed at `endpoint`.
 pub async fn archive_client(endpoint: &str) -> Client {
-    ttl_archiver::writer::dynamodb_client(&sdk_config(endpoint).await)
+    ttl_archiver::aws::writer::dynamodb_client(&sdk_config(endpoint).await)
 }
 
 /// Creates a Standard-IA, on-demand table with the given key (`(name, "S"|"N"|"B")`, hash first).

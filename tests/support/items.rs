@@ -182,11 +182,11 @@ fn additions_fit(
     version_attribute: &str,
     how: &Expectation,
 ) -> bool {
-    use ttl_archiver::item_size::{attribute_size, item_size, MAX_ITEM_BYTES};
+    use ttl_archiver::archive::item_size::{attribute_size, item_size, MAX_ITEM_BYTES};
     // A malformed image (events/malformed-record.json) is reported, never archived: nothing to
     // measure.
     let Ok(decoded) =
-        serde_json::from_value::<ttl_archiver::record::Image>(Value::Object(item.clone()))
+        serde_json::from_value::<ttl_archiver::archive::record::Image>(Value::Object(item.clone()))
     else {
         return true;
     };

@@ -345,11 +345,11 @@ fn restored_from_archive(image: &mut Map<String, Value>, expectation: &Expectati
 /// Pads an image with a string so that its archive copy, without the archiver's attributes,
 /// is `margin` bytes under DynamoDB's limit.
 fn pad_to_limit(image: &mut Map<String, Value>, margin: usize) {
-    use ttl_archiver::item_size::{item_size, MAX_ITEM_BYTES};
+    use ttl_archiver::archive::item_size::{item_size, MAX_ITEM_BYTES};
     image.insert("blob".into(), json!({"S": ""}));
     let mut projected = image.clone();
     projected.remove(TTL_ATTRIBUTE);
-    let decoded: ttl_archiver::record::Image =
+    let decoded: ttl_archiver::archive::record::Image =
         serde_json::from_value(Value::Object(projected)).unwrap();
     let size = item_size(&decoded.0);
     image.insert(

@@ -7,13 +7,13 @@ use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::LambdaEvent;
 use tokio::time::Instant;
 
-use crate::batch::compare_sequence_numbers;
-use crate::config::Config;
-use crate::metrics;
-use crate::outcome::BatchOutcome;
-use crate::plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
-use crate::project::Projection;
-use crate::writer::{ArchiveWriter, RetryPolicy, WriteMode};
+use crate::archive::batch::compare_sequence_numbers;
+use crate::archive::plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
+use crate::archive::project::Projection;
+use crate::aws::writer::{ArchiveWriter, RetryPolicy, WriteMode};
+use crate::lambda::config::Config;
+use crate::lambda::metrics;
+use crate::lambda::outcome::BatchOutcome;
 
 /// Everything an invocation needs, built once at init.
 #[derive(Debug, Clone)]

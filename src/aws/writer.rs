@@ -16,11 +16,11 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout_at, Instant};
 
-use crate::archived::{self, Archived};
-use crate::batch::WriteGroup;
-use crate::key::ItemKey;
-use crate::redact;
-use crate::table;
+use crate::archive::archived::{self, Archived};
+use crate::archive::batch::WriteGroup;
+use crate::archive::key::ItemKey;
+use crate::archive::redact;
+use crate::archive::table;
 
 /// Why a record was not written. Messages never carry attribute values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -171,7 +171,7 @@ impl ArchiveWriter {
         retry: RetryPolicy,
     ) -> Self {
         ArchiveWriter {
-            endpoint: crate::sdk::dynamodb_endpoint(&client).into(),
+            endpoint: crate::aws::sdk::dynamodb_endpoint(&client).into(),
             client,
             table_name: table_name.into(),
             version_attribute: version_attribute.into(),

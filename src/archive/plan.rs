@@ -5,10 +5,10 @@ use aws_lambda_events::event::dynamodb::UserIdentity;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::batch::{chunk, dedupe, WriteGroup, MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES};
-use crate::project::Projection;
-use crate::record::Record;
-use crate::select::{is_replicated_ttl_deletion, is_ttl_removal, is_ttl_removal_parts};
+use crate::archive::batch::{chunk, dedupe, WriteGroup, MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES};
+use crate::archive::project::Projection;
+use crate::archive::record::Record;
+use crate::archive::select::{is_replicated_ttl_deletion, is_ttl_removal, is_ttl_removal_parts};
 use crate::RecordError;
 
 /// The stream event, with each record kept raw until it is read on its own: one malformed record

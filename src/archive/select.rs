@@ -3,7 +3,7 @@
 use aws_lambda_events::event::dynamodb::UserIdentity;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::record::Record;
+use crate::archive::record::Record;
 
 const TTL_IDENTITY_TYPE: &str = "Service";
 const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";

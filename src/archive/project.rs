@@ -4,17 +4,33 @@ use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::config::{ArchiveExpiry, Config, DEFAULT_VERSION_ATTRIBUTE};
-use crate::item_size::{attribute_size, item_size, MAX_ITEM_BYTES};
-use crate::key::ItemKey;
-use crate::record::Change;
-use crate::version::{archive_version, Version, VERSION_LEN};
+use crate::archive::item_size::{attribute_size, item_size, MAX_ITEM_BYTES};
+use crate::archive::key::ItemKey;
+use crate::archive::record::Change;
+use crate::archive::version::{archive_version, Version, VERSION_LEN};
 use crate::RecordError;
 
 /// Room for `"name":{"N":"<epoch seconds>"},` beyond the name itself (archive time, expiry).
 const EPOCH_SECONDS_BYTES: usize = 32;
 /// Room for `"name":{"B":"<base64 of the version>"},` beyond the name itself.
 const VERSION_BYTES: usize = VERSION_LEN.div_ceil(3) * 4 + 12;
+
+/// Attribute that carries each archive item's version when `ARCHIVE_VERSION_ATTRIBUTE` is not set.
+pub const DEFAULT_VERSION_ATTRIBUTE: &str = "ArchiveVersion";
+
+/// How long the archive keeps an item: each item gets `attribute`, its archive time plus the
+/// retention in epoch seconds, and the archive table's TTL deletes it after that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveExpiry {
+    pub attribute: String,
+    pub retention_days: u32,
+}
+
+impl ArchiveExpiry {
+    pub fn retention_secs(&self) -> u64 {
+        u64::from(self.retention_days) * 86_400
+    }
+}
 
 /// What goes into an archive item, decided once from the configuration.
 #[derive(Debug, Clone)]
@@ -39,21 +55,6 @@ impl Default for Projection {
             archived_at_attribute: None,
             version_attribute: DEFAULT_VERSION_ATTRIBUTE.to_owned(),
             archive_expiry: None,
-        }
-    }
-}
-
-impl From<&Config> for Projection {
-    fn from(config: &Config) -> Self {
-        Projection {
-            ttl_attribute: config.ttl_attribute.clone(),
-            attributes: config
-                .attributes
-                .as_ref()
-                .map(|names| names.iter().cloned().collect()),
-            archived_at_attribute: config.archived_at_attribute.clone(),
-            version_attribute: config.version_attribute.clone(),
-            archive_expiry: config.archive_expiry.clone(),
         }
     }
 }
@@ -220,7 +221,7 @@ fn check_free(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Record;
+    use crate::archive::record::Record;
 
     fn change(json: &str) -> Change {
         serde_json::from_str(json).unwrap()
@@ -386,7 +387,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             item.version,
-            crate::version::archive_version(0, "100").unwrap(),
+            crate::archive::version::archive_version(0, "100").unwrap(),
             "SESSION has no ApproximateCreationDateTime"
         );
         let timed = SESSION.replace(
@@ -398,7 +399,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             item.version,
-            crate::version::archive_version(1_795_000_001, "100").unwrap()
+            crate::archive::version::archive_version(1_795_000_001, "100").unwrap()
         );
         assert_eq!(item.item["ArchiveVersion"], item.version.attribute_value());
         let err = Projection::default()
@@ -612,7 +613,7 @@ mod tests {
             archived_at_attribute: Some("ArchivedAt".into()),
             ..Default::default()
         };
-        let earlier = crate::version::archive_version(1_700_000_000, "5").unwrap();
+        let earlier = crate::archive::version::archive_version(1_700_000_000, "5").unwrap();
         for stored in [earlier.attribute_value(), s(&earlier.legacy_text())] {
             let item = projection
                 .project("100".into(), restored(stored), 1_800_000_000, 1000)
@@ -641,7 +642,7 @@ mod tests {
         }
         // An archived-at that is not a number stays the item's, and collides.
         let mut stamped = restored(
-            crate::version::archive_version(1, "1")
+            crate::archive::version::archive_version(1, "1")
                 .unwrap()
                 .attribute_value(),
         );
@@ -667,9 +668,9 @@ mod tests {
         let mut session = change(SESSION);
         let image = &mut session.old_image.0;
         image.remove("SessionInfo");
-        let base = crate::item_size::item_size(image) + "Blob".len();
+        let base = crate::archive::item_size::item_size(image) + "Blob".len();
         image.insert("Blob".into(), s(&"x".repeat(bytes - base)));
-        assert_eq!(crate::item_size::item_size(image), bytes);
+        assert_eq!(crate::archive::item_size::item_size(image), bytes);
         let json = serde_json::to_string(&serde_json::json!({"S": "x".repeat(bytes)})).unwrap();
         (session, json.len() + 200)
     }
@@ -689,19 +690,25 @@ mod tests {
         for added in ["ArchivedAt", "ArchiveVersion", "ArchiveExpiresAt"] {
             assert!(!item.item.contains_key(added), "{added}");
         }
-        assert_eq!(crate::item_size::item_size(&item.item), MAX_ITEM_BYTES);
+        assert_eq!(
+            crate::archive::item_size::item_size(&item.item),
+            MAX_ITEM_BYTES
+        );
     }
 
     #[test]
     fn an_item_with_room_for_the_additions_keeps_them() {
         let projection = Projection::default();
-        let version_bytes = "ArchiveVersion".len() + crate::version::VERSION_LEN;
+        let version_bytes = "ArchiveVersion".len() + crate::archive::version::VERSION_LEN;
         let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - version_bytes);
         let item = projection
             .project("100".into(), change, 0, record_bytes)
             .unwrap();
         assert!(!item.additions_dropped);
-        assert_eq!(crate::item_size::item_size(&item.item), MAX_ITEM_BYTES);
+        assert_eq!(
+            crate::archive::item_size::item_size(&item.item),
+            MAX_ITEM_BYTES
+        );
         let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - version_bytes + 1);
         let item = projection
             .project("100".into(), change, 0, record_bytes)

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::plan::StreamBatch;
+use crate::archive::plan::StreamBatch;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FailedBatchError {

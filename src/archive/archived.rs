@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::project::ArchiveItem;
-use crate::version::Version;
+use crate::archive::project::ArchiveItem;
+use crate::archive::version::Version;
 
 /// The judgement on the archived item found where a replayed record's put was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +77,8 @@ fn type_name(value: &AttributeValue) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::ItemKey;
-    use crate::version::archive_version;
+    use crate::archive::key::ItemKey;
+    use crate::archive::version::archive_version;
 
     fn ours(seq: &str, with_version: bool) -> ArchiveItem {
         let version = archive_version(1_800_000_000, seq).unwrap();

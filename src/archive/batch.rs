@@ -3,8 +3,8 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::key::ItemKey;
-use crate::project::ArchiveItem;
+use crate::archive::key::ItemKey;
+use crate::archive::project::ArchiveItem;
 
 /// BatchWriteItem takes at most 25 put requests.
 pub const MAX_ITEMS_PER_REQUEST: usize = 25;
@@ -105,7 +105,7 @@ mod tests {
         let keys = [("PK".to_string(), AttributeValue::S(pk.into()))].into();
         ArchiveItem {
             sequence_number: seq.into(),
-            version: crate::version::archive_version(0, seq).unwrap(),
+            version: crate::archive::version::archive_version(0, seq).unwrap(),
             key: ItemKey::of_keys(&keys).unwrap(),
             item: [
                 ("PK".to_string(), AttributeValue::S(pk.into())),

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::outcome::BatchOutcome;
+use crate::lambda::outcome::BatchOutcome;
 
 /// The EMF document for one batch. Only counts and a duration: never item contents.
 pub fn document(

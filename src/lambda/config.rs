@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::table;
+use crate::archive::project::Projection;
+pub use crate::archive::project::{ArchiveExpiry, DEFAULT_VERSION_ATTRIBUTE};
+use crate::archive::table;
 
 /// Metric namespace used when `METRICS_NAMESPACE` is not set.
 pub const DEFAULT_METRICS_NAMESPACE: &str = "TtlArchiver";
@@ -11,8 +13,6 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "TtlArchiver";
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 /// Upper bound for `MAX_CONCURRENCY`: beyond this the SDK's connection pool, not DynamoDB, limits.
 pub const MAX_MAX_CONCURRENCY: usize = 256;
-/// Attribute that carries each archive item's version when `ARCHIVE_VERSION_ATTRIBUTE` is not set.
-pub const DEFAULT_VERSION_ATTRIBUTE: &str = "ArchiveVersion";
 /// Attribute that receives each archive item's expiry when `ARCHIVE_TTL_ATTRIBUTE` is not set.
 pub const DEFAULT_ARCHIVE_TTL_ATTRIBUTE: &str = "ArchiveExpiresAt";
 /// Upper bound for `ARCHIVE_RETENTION_DAYS`: a century, so that a value in seconds or
@@ -44,20 +44,6 @@ pub fn normalize_environment() {
     }
     if std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").is_ok_and(|value| value.trim() == "1") {
         std::env::remove_var("AWS_LAMBDA_MAX_CONCURRENCY");
-    }
-}
-
-/// How long the archive keeps an item: each item gets `attribute`, its archive time plus the
-/// retention in epoch seconds, and the archive table's TTL deletes it after that.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchiveExpiry {
-    pub attribute: String,
-    pub retention_days: u32,
-}
-
-impl ArchiveExpiry {
-    pub fn retention_secs(&self) -> u64 {
-        u64::from(self.retention_days) * 86_400
     }
 }
 
@@ -223,6 +209,21 @@ impl Config {
             deadline_margin,
             global_archive,
         })
+    }
+}
+
+impl From<&Config> for Projection {
+    fn from(config: &Config) -> Self {
+        Projection {
+            ttl_attribute: config.ttl_attribute.clone(),
+            attributes: config
+                .attributes
+                .as_ref()
+                .map(|names| names.iter().cloned().collect()),
+            archived_at_attribute: config.archived_at_attribute.clone(),
+            version_attribute: config.version_attribute.clone(),
+            archive_expiry: config.archive_expiry.clone(),
+        }
     }
 }
 

@@ -1,0 +1,6 @@
+//! The AWS side: the DynamoDB adapter that writes the archive, the SDK's configuration, and the
+//! checks a command line makes before its first request.
+
+pub mod preflight;
+pub mod sdk;
+pub mod writer;
