@@ -5,7 +5,7 @@
 mod support;
 
 use support::runtime_api::Function;
-use support::simulation::{run, Figures, FunctionUnderTest};
+use support::simulation::{run, Archive, Figures, FunctionUnderTest};
 
 /// Seeds that between them show every mechanism: retries, bisects, parked and redriven batches.
 const TEST_SEEDS: [u64; 2] = [2, 5];
@@ -16,7 +16,7 @@ fn the_pipeline_loses_no_ttl_deletion_and_a_seed_reproduces_its_run() {
         return;
     };
     let function = FunctionUnderTest::Binary(binary);
-    let Some(summary) = run(TEST_SEEDS, &function) else {
+    let Some(summary) = run(TEST_SEEDS, &function, Archive::OneRegion) else {
         return;
     };
     assert!(summary.passed(), "{}", summary.line());
@@ -32,7 +32,7 @@ fn the_pipeline_loses_no_ttl_deletion_and_a_seed_reproduces_its_run() {
 
     // Every decision of the mapping and of the faults again; only how many write faults fit
     // before a deadline depends on real time.
-    let again = run([TEST_SEEDS[0]], &function).unwrap();
+    let again = run([TEST_SEEDS[0]], &function, Archive::OneRegion).unwrap();
     let without_write_faults = |figures: &Figures| Figures {
         write_faults: 0,
         ..figures.clone()
@@ -45,6 +45,29 @@ fn the_pipeline_loses_no_ttl_deletion_and_a_seed_reproduces_its_run() {
     );
 }
 
+/// The same seeds with the function as a global table's Region runs it: a conditional put per
+/// item, and the faults, the outage and the crashes on those puts.
+#[test]
+fn as_a_global_tables_region_the_pipeline_loses_no_ttl_deletion() {
+    let Some(binary) = Function::binary() else {
+        return;
+    };
+    let function = FunctionUnderTest::Binary(binary);
+    let Some(summary) = run(TEST_SEEDS, &function, Archive::Global) else {
+        return;
+    };
+    assert!(summary.passed(), "{}", summary.line());
+    let t = &summary.totals;
+    for (mechanism, count) in [
+        ("write faults", t.write_faults as usize),
+        ("retries", t.retries),
+        ("parked batches", t.parked),
+        ("redriven batches", t.redriven),
+    ] {
+        assert!(count > 0, "no {mechanism} in seeds {TEST_SEEDS:?}");
+    }
+}
+
 /// `bash tools/simulate`: the seeds and the function from its environment.
 #[test]
 #[ignore = "run by tools/simulate"]
@@ -55,7 +78,11 @@ fn simulate() {
         Ok(command) if !command.is_empty() => FunctionUnderTest::Command(command),
         _ => FunctionUnderTest::Binary(Function::binary().expect("the release binary")),
     };
-    let summary = run(first..first + seeds, &function).expect("the simulation's tools");
+    let archive = match std::env::var("SIMULATE_GLOBAL_ARCHIVE").as_deref() {
+        Ok("1") => Archive::Global,
+        _ => Archive::OneRegion,
+    };
+    let summary = run(first..first + seeds, &function, archive).expect("the simulation's tools");
     assert!(
         summary.passed(),
         "seeds that failed: {:?}",

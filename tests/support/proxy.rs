@@ -64,11 +64,20 @@ impl Drop for FaultProxy {
 /// Which requests the plan decides for.
 type Faultable = fn(&hyper::http::request::Parts) -> bool;
 
-fn is_batch_write(parts: &hyper::http::request::Parts) -> bool {
+pub fn is_batch_write(parts: &hyper::http::request::Parts) -> bool {
     parts
         .headers
         .get("x-amz-target")
         .is_some_and(|t| t.as_bytes().ends_with(b".BatchWriteItem"))
+}
+
+/// BatchWriteItem or PutItem: every request that writes the archive.
+pub fn is_archive_write(parts: &hyper::http::request::Parts) -> bool {
+    is_batch_write(parts)
+        || parts
+            .headers
+            .get("x-amz-target")
+            .is_some_and(|t| t.as_bytes().ends_with(b".PutItem"))
 }
 
 struct Shared {
@@ -211,6 +220,14 @@ async fn apply(
             count(|s| &mut s.delays);
             tokio::time::sleep(delay).await;
             forward(&shared.upstream, parts, body).await
+        }
+        // A single put has nothing to leave unprocessed: DynamoDB throttles it instead.
+        Fault::Unprocess(_) if !is_batch_write(&parts) => {
+            count(|s| &mut s.throttles);
+            Ok(error_response(
+                400,
+                "ProvisionedThroughputExceededException",
+            ))
         }
         Fault::Unprocess(fraction) => {
             count(|s| &mut s.unprocessed);

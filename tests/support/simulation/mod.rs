@@ -55,9 +55,21 @@ impl Summary {
     }
 }
 
+/// How the function archives: as in one Region, or as a global table's Region does
+/// (`GLOBAL_ARCHIVE=true`: a conditional put per item, which the faults then hit too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Archive {
+    OneRegion,
+    Global,
+}
+
 /// Runs `seeds` one after the other, printing a line per seed (and what broke), then the
 /// summary line. `None` when a tool is missing (outside CI).
-pub fn run(seeds: impl IntoIterator<Item = u64>, function: &FunctionUnderTest) -> Option<Summary> {
+pub fn run(
+    seeds: impl IntoIterator<Item = u64>,
+    function: &FunctionUnderTest,
+    archive: Archive,
+) -> Option<Summary> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -66,8 +78,8 @@ pub fn run(seeds: impl IntoIterator<Item = u64>, function: &FunctionUnderTest) -
     let mut servers = pipeline::Servers::start(&rt)?;
     let mut summary = Summary::default();
     for seed in seeds {
-        let run = pipeline::run_seed(&rt, &mut servers, function, seed);
-        println!("{}", seed_line(&run, function));
+        let run = pipeline::run_seed(&rt, &mut servers, function, archive, seed);
+        println!("{}", seed_line(&run, function, archive));
         if std::env::var_os("SIMULATE_VERBOSE").is_some() {
             for report in &run.kept_reports {
                 println!("  kept: {report}");
@@ -100,7 +112,7 @@ pub fn run(seeds: impl IntoIterator<Item = u64>, function: &FunctionUnderTest) -
     Some(summary)
 }
 
-fn seed_line(run: &SeedRun, function: &FunctionUnderTest) -> String {
+fn seed_line(run: &SeedRun, function: &FunctionUnderTest, archive: Archive) -> String {
     let f = &run.figures;
     let mut line = format!(
         "seed {}: {} records, {} TTL deletions; {} shards x {} batchers, BatchSize {}; \
@@ -135,10 +147,13 @@ fn seed_line(run: &SeedRun, function: &FunctionUnderTest) -> String {
         for what in &run.verdict.broken {
             line.push_str(&format!("\n  broken: {what}"));
         }
-        let with = match function {
+        let mut with = match function {
             FunctionUnderTest::Binary(_) => String::new(),
             FunctionUnderTest::Command(command) => format!(" --function '{command}'"),
         };
+        if archive == Archive::Global {
+            with.push_str(" --global-archive");
+        }
         line.push_str(&format!(
             "\n  reproduce: bash tools/simulate --seed {}{with}",
             run.seed

@@ -21,10 +21,11 @@ use super::faults::Faults;
 use super::invariant::{check, Verdict};
 use super::rules::MappingRules;
 use super::workload::Workload;
+use super::Archive;
 use crate::support::dynalite::{admin_client, create_table, scan_all, sdk_config, Dynalite};
 use crate::support::esm::{self, by_partition_key, Answer, Settings, StreamRecord};
 use crate::support::items::Stamps;
-use crate::support::proxy::FaultProxy;
+use crate::support::proxy::{is_archive_write, is_batch_write, FaultProxy};
 use crate::support::runtime_api::{Function, Outcome, RuntimeApi};
 use crate::support::server::{moto, LocalServer};
 
@@ -108,6 +109,7 @@ pub fn run_seed(
     rt: &Runtime,
     servers: &mut Servers,
     function: &FunctionUnderTest,
+    archive: Archive,
     seed: u64,
 ) -> SeedRun {
     let started = now();
@@ -134,8 +136,15 @@ pub fn run_seed(
     let faults = Arc::new(Faults::new(seed, crashed_tx));
     let proxy = {
         let faults = faults.clone();
-        rt.block_on(FaultProxy::start_inspecting(
+        // A global archive is written with PutItem: the faults hit those too (the redrive's
+        // as well, which writes with PutItem either way).
+        let faultable = match archive {
+            Archive::OneRegion => is_batch_write,
+            Archive::Global => is_archive_write,
+        };
+        rt.block_on(FaultProxy::start_for(
             &servers.dynamodb.endpoint,
+            faultable,
             move |_, body| faults.decide(body),
         ))
     };
@@ -144,6 +153,9 @@ pub fn run_seed(
         ("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint.clone()),
         ("DEADLINE_MARGIN_MS", "250".into()),
     ];
+    if archive == Archive::Global {
+        env.push(("GLOBAL_ARCHIVE", "true".into()));
+    }
     env.extend(workload.settings.iter().cloned());
 
     // Shards in the order the mapping reads them: [ESM] the parent to its end, then its
