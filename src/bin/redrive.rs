@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mimalloc::MiMalloc;
 use ttl_archiver::aws::writer::dynamodb_client;
+use ttl_archiver::operator::output::Summary;
 use ttl_archiver::operator::session::{s3_path_style, Session};
 use ttl_archiver::redrive::bucket::FailedBatchBucket;
 use ttl_archiver::redrive::cli::Cli;

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use ttl_archiver::operator::output::Summary;
 use ttl_archiver::operator::session::{Session, EXIT_USAGE};
 use ttl_archiver::restore::cli::Cli;
 use ttl_archiver::restore::run::{prepare, Output};
@@ -28,5 +29,10 @@ async fn main() -> ExitCode {
         }
     };
     let output = Output::new(cli.output, session.progress, cli.dry_run);
-    ExitCode::from(restore.run(selection, output).await.exit_status())
+    ExitCode::from(
+        restore
+            .run(selection, output)
+            .await
+            .exit_status(cli.dry_run),
+    )
 }

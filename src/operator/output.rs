@@ -77,3 +77,40 @@ impl Lines {
         );
     }
 }
+
+/// What a command's totals give its summary.
+pub trait Summary: Serialize + Default {
+    /// The readable summary line, after `seconds`.
+    fn line(&self, dry_run: bool, seconds: f64) -> String;
+    /// The command's exit status for these totals.
+    fn exit_status(&self, dry_run: bool) -> u8;
+}
+
+/// A run's output: its lines and its totals. Each command adds the lines of its own results
+/// (`impl Output<its Totals>`); the summary is the same for all.
+#[derive(Debug)]
+pub struct Output<T> {
+    pub lines: Lines,
+    pub dry_run: bool,
+    pub totals: T,
+}
+
+impl<T: Summary> Output<T> {
+    pub fn new(format: OutputFormat, progress: Progress, dry_run: bool) -> Self {
+        Output {
+            lines: Lines::new(format, progress),
+            dry_run,
+            totals: T::default(),
+        }
+    }
+
+    /// Prints the summary and returns the totals.
+    pub fn finish(self) -> T {
+        let (totals, dry_run) = (self.totals, self.dry_run);
+        self.lines
+            .finish(&totals, dry_run, totals.exit_status(dry_run), |seconds| {
+                totals.line(dry_run, seconds)
+            });
+        totals
+    }
+}

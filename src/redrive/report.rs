@@ -1,5 +1,6 @@
 //! What became of each object and of the whole run, as readable lines or as JSON lines.
 
+use crate::operator::output::Summary;
 use serde::Serialize;
 
 /// Where an object stands after the redrive.
@@ -166,9 +167,11 @@ impl Totals {
         self.skipped += report.skipped;
         self.failed += report.failed.len();
     }
+}
 
+impl Summary for Totals {
     /// The readable summary line.
-    pub fn line(&self, dry_run: bool, seconds: f64) -> String {
+    fn line(&self, dry_run: bool, seconds: f64) -> String {
         let records = if dry_run {
             format!("{} records would be archived", self.would_archive)
         } else {
@@ -191,7 +194,7 @@ impl Totals {
     /// 0 when everything is archived and done; 1 when anything needs another look: a record not
     /// archived, an unreadable object, an object not moved, a source not listed. A dry run
     /// leaves every object by design.
-    pub fn exit_status(&self, dry_run: bool) -> u8 {
+    fn exit_status(&self, dry_run: bool) -> u8 {
         // An absent file is counted unreadable, which sets the status below.
         let left_behind = !dry_run && self.kept > 0;
         let trouble = self.failed > 0 || self.unreadable > 0 || self.source_errors > 0;

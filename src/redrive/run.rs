@@ -5,9 +5,6 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::operator::output::Lines;
-use crate::operator::progress::Progress;
-use crate::operator::settings::OutputFormat;
 use crate::redrive::bucket::{FailedBatchBucket, MarkedDone};
 use crate::redrive::replay::Replay;
 use crate::redrive::report::{JsonLine, ObjectReport, Status, Totals};
@@ -104,23 +101,10 @@ impl Redrive {
     }
 }
 
-/// Prints each result as one whole line (readable or JSON) and keeps the totals.
-#[derive(Debug)]
-pub struct Output {
-    lines: Lines,
-    dry_run: bool,
-    totals: Totals,
-}
+/// The redrive's output: a line per object, and the sources that could not be listed.
+pub type Output = crate::operator::output::Output<Totals>;
 
 impl Output {
-    pub fn new(format: OutputFormat, progress: Progress, dry_run: bool) -> Self {
-        Output {
-            lines: Lines::new(format, progress),
-            dry_run,
-            totals: Totals::default(),
-        }
-    }
-
     fn object(&mut self, report: ObjectReport) {
         self.totals.add(&report);
         self.lines.progress.finished(format!(
@@ -143,15 +127,5 @@ impl Output {
                 .to_line()
             },
         );
-    }
-
-    /// Prints the summary and returns the totals.
-    fn finish(self) -> Totals {
-        let (totals, dry_run) = (self.totals, self.dry_run);
-        self.lines
-            .finish(&totals, dry_run, totals.exit_status(dry_run), |seconds| {
-                totals.line(dry_run, seconds)
-            });
-        totals
     }
 }

@@ -1,6 +1,7 @@
 //! What became of each item, and of the run: readable lines or JSON lines, and the totals that
 //! decide the exit status.
 
+use crate::operator::output::Summary;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -115,8 +116,10 @@ impl Totals {
         }
         self.removed_from_archive += usize::from(report.removed_from_archive);
     }
+}
 
-    pub fn line(&self, dry_run: bool, seconds: f64) -> String {
+impl Summary for Totals {
+    fn line(&self, dry_run: bool, seconds: f64) -> String {
         let done = if dry_run {
             format!("{} would be restored", self.would_restore)
         } else {
@@ -138,8 +141,8 @@ impl Totals {
 
     /// 0 when every item asked for is in the source table (restored, or there already: a run
     /// again is harmless); 1 when an item failed, a key is not in the archive, or a scan
-    /// stopped.
-    pub fn exit_status(&self) -> u8 {
+    /// stopped. A dry run says the same of what it would do.
+    fn exit_status(&self, _dry_run: bool) -> u8 {
         if self.failed + self.not_in_archive + self.scan_errors > 0 {
             EXIT_LEFT
         } else {
@@ -195,12 +198,12 @@ mod tests {
         let mut totals = Totals::default();
         totals.add(&ItemReport::new(&key(), Status::Restored));
         totals.add(&ItemReport::new(&key(), Status::Present));
-        assert_eq!(totals.exit_status(), 0);
+        assert_eq!(totals.exit_status(false), 0);
         assert_eq!(
             totals.line(false, 1.0),
             "summary: 2 items (1 restored, 1 present and left alone, 0 not in the archive, 0 failed); 1.0 s"
         );
         totals.add(&ItemReport::new(&key(), Status::NotInArchive));
-        assert_eq!(totals.exit_status(), 1);
+        assert_eq!(totals.exit_status(false), 1);
     }
 }

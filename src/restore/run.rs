@@ -10,9 +10,6 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::task::JoinSet;
 
-use crate::operator::output::Lines;
-use crate::operator::progress::Progress;
-use crate::operator::settings::OutputFormat;
 use crate::restore::cli::Cli;
 use crate::restore::item::{restored, ArchiverAttributes, Expiry, Item};
 use crate::restore::report::{ItemReport, JsonLine, Status, Totals};
@@ -303,23 +300,10 @@ impl Restore {
     }
 }
 
-/// Prints each result as one whole line (readable or JSON) and keeps the totals.
-#[derive(Debug)]
-pub struct Output {
-    lines: Lines,
-    dry_run: bool,
-    totals: Totals,
-}
+/// The restore's output: a line per item, and the scans that stopped.
+pub type Output = crate::operator::output::Output<Totals>;
 
 impl Output {
-    pub fn new(format: OutputFormat, progress: Progress, dry_run: bool) -> Self {
-        Output {
-            lines: Lines::new(format, progress),
-            dry_run,
-            totals: Totals::default(),
-        }
-    }
-
     fn item(&mut self, report: ItemReport) {
         self.totals.add(&report);
         self.lines.progress.finished(format!(
@@ -336,14 +320,5 @@ impl Output {
             || format!("error: {error}"),
             || JsonLine::ScanError { error }.to_line(),
         );
-    }
-
-    fn finish(self) -> Totals {
-        let (totals, dry_run) = (self.totals, self.dry_run);
-        self.lines
-            .finish(&totals, dry_run, totals.exit_status(), |seconds| {
-                totals.line(dry_run, seconds)
-            });
-        totals
     }
 }
