@@ -15,7 +15,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::dynalite::{admin_client, create_table, scan_all, Dynalite};
 use support::items::{
-    archive_differences, assert_archive_matches, expected, key_of_item, Expectation, Item,
+    archive_differences, assert_archive_matches, expected, key_of_item, ttl_removal, Expectation,
+    Item,
 };
 use support::read_event;
 use support::runtime_api::{Function, Outcome, RuntimeApi};
@@ -161,25 +162,19 @@ impl SourceTable {
     fn ttl_delete(&mut self, key: &str, at: u64, life: u64) -> Deletion {
         let mut record = |identity: bool| {
             self.sequence += 1;
-            let mut record = json!({
-                "eventID": format!("{:032}", self.sequence),
-                "eventName": "REMOVE",
-                "eventSource": "aws:dynamodb",
-                "dynamodb": {
-                    "ApproximateCreationDateTime": at,
-                    "Keys": { "PK": { "S": key } },
-                    "SequenceNumber": format!("4{:021}", self.sequence),
-                    "StreamViewType": "NEW_AND_OLD_IMAGES",
-                    "OldImage": {
-                        "PK": { "S": key },
-                        "Life": { "N": life.to_string() },
-                        TTL_ATTRIBUTE: { "N": (at - 60).to_string() },
-                    },
-                },
-            });
-            if identity {
-                record["userIdentity"] =
-                    json!({ "type": "Service", "principalId": "dynamodb.amazonaws.com" });
+            let mut record = ttl_removal(
+                self.sequence as usize,
+                at,
+                &format!("4{:021}", self.sequence),
+                json!({ "PK": { "S": key } }),
+                json!({
+                    "PK": { "S": key },
+                    "Life": { "N": life.to_string() },
+                    TTL_ATTRIBUTE: { "N": (at - 60).to_string() },
+                }),
+            );
+            if !identity {
+                record.as_object_mut().unwrap().remove("userIdentity");
             }
             record
         };

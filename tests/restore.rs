@@ -429,7 +429,7 @@ async fn expires_in_is_refused_where_the_source_has_no_ttl() {
 /// with TTL's identity, carrying the restored item), are archived again at the newer version.
 #[tokio::test]
 async fn restored_items_deleted_again_by_ttl_are_archived_again_at_the_newer_version() {
-    use support::items::{item_json, sessions_event, version_of};
+    use support::items::{item_json, sessions_event, ttl_removal, version_of};
     use support::runtime_api::{Function, Outcome, RuntimeApi};
 
     let Some(binary) = Function::binary() else {
@@ -479,23 +479,14 @@ async fn restored_items_deleted_again_by_ttl_are_archived_again_at_the_newer_ver
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            serde_json::json!({
-                "eventID": format!("{i:032}"),
-                "eventName": "REMOVE",
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "us-east-1",
-                "dynamodb": {
-                    "ApproximateCreationDateTime": 1_795_086_400 + i as u64,
-                    "Keys": {"PK": item_json(item)["PK"]},
-                    "OldImage": item_json(item),
-                    "SequenceNumber": format!("{}", 5_000_000_000_000u64 + i as u64),
-                    "SizeBytes": 100,
-                    "StreamViewType": "NEW_AND_OLD_IMAGES"
-                },
-                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Sessions/stream/2026-11-01T00:00:00.000",
-                "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-            })
+            let image = item_json(item);
+            ttl_removal(
+                i,
+                1_795_086_400 + i as u64,
+                &format!("{}", 5_000_000_000_000u64 + i as u64),
+                serde_json::json!({"PK": image["PK"]}),
+                image,
+            )
         })
         .collect();
     let newer: HashMap<String, String> = records

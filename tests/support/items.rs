@@ -414,6 +414,35 @@ pub fn assert_accounted(
     }
 }
 
+/// One TTL removal, as the stream of the Region whose TTL deleted the item carries it: created at
+/// `created` (epoch seconds), with `keys` and `old_image` in DynamoDB JSON. `id` numbers its
+/// `eventID`. Remove `userIdentity` for another Region's replicated delete.
+pub fn ttl_removal(
+    id: usize,
+    created: u64,
+    sequence_number: &str,
+    keys: Value,
+    old_image: Value,
+) -> Value {
+    json!({
+        "eventID": format!("{id:032}"),
+        "eventName": "REMOVE",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": created,
+            "Keys": keys,
+            "OldImage": old_image,
+            "SequenceNumber": sequence_number,
+            "SizeBytes": 100,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2026-11-01T00:00:00.000",
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    })
+}
+
 /// TTL removals of the given keys (DynamoDB JSON `Keys` objects), in order, with increasing
 /// sequence numbers and creation times. Each old image holds the key, the record's sequence
 /// number and `extra` (merged in).
@@ -429,23 +458,13 @@ pub fn keyed_event(keys: &[Value], extra: impl Fn(usize) -> Value) -> String {
             if let Value::Object(more) = extra(i) {
                 image.extend(more);
             }
-            json!({
-                "eventID": format!("{i:032}"),
-                "eventName": "REMOVE",
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "us-east-1",
-                "dynamodb": {
-                    "ApproximateCreationDateTime": 1_795_000_000 + i as u64,
-                    "Keys": key,
-                    "OldImage": image,
-                    "SequenceNumber": seq,
-                    "SizeBytes": 100,
-                    "StreamViewType": "NEW_AND_OLD_IMAGES"
-                },
-                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2026-11-01T00:00:00.000",
-                "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-            })
+            ttl_removal(
+                i,
+                1_795_000_000 + i as u64,
+                &seq,
+                key.clone(),
+                Value::Object(image),
+            )
         })
         .collect();
     json!({ "Records": records }).to_string()
