@@ -24,6 +24,11 @@ pub enum RecordError {
     },
     #[error("the SequenceNumber is not 1 to 40 decimal digits")]
     InvalidSequenceNumber,
+    /// The version leads with the deletion's second: without it a record cannot be ordered
+    /// against the key's other deletions (stream records always carry it; a truncated or
+    /// hand-edited copy may not).
+    #[error("the record has no ApproximateCreationDateTime in epoch seconds (1970 to 2106), which its archive version leads with; it cannot be ordered against the key's other deletions")]
+    NoCreationTime,
     #[error("the item already has an attribute {attribute}, which {variable} would replace; set {variable} to a name the items do not use")]
     AttributeCollision {
         attribute: String,

@@ -377,6 +377,77 @@ async fn a_validation_error_is_narrowed_down_to_the_item_that_caused_it() {
     assert_eq!(outcome.archived, 99);
 }
 
+/// DynamoDB's answer to an item over 400 KB, as it words it.
+fn too_large() -> Answer {
+    let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Item size has exceeded the maximum allowed size"}"#;
+    MockResponse::Http(HttpResponse::new(
+        StatusCode::try_from(400).unwrap(),
+        SdkBody::from(body),
+    ))
+}
+
+/// The safety net for a size count that differs from DynamoDB's: an item refused as too large
+/// with the archiver's attributes is sent once more without them, and counted as such only
+/// when that write succeeds.
+#[tokio::test]
+async fn an_item_refused_as_too_large_goes_once_more_without_the_archiver_s_attributes() {
+    let (answering, seen) = client(|items| {
+        let refused = items
+            .iter()
+            .any(|i| i["PK"] == s("SESSION#000017") && i.contains_key("ArchiveVersion"));
+        if refused {
+            too_large()
+        } else {
+            ok()
+        }
+    });
+    let settings = config(&[
+        ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+        ("ARCHIVE_RETENTION_DAYS", "30"),
+    ]);
+    let archiver = Archiver::with_retry_policy(&settings, answering, fast_retries());
+    let outcome = run(&archiver, hundred_sessions(), Duration::from_secs(5)).await;
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    assert_eq!(outcome.archived, 100);
+    assert_eq!(outcome.additions_dropped.len(), 1);
+    assert_eq!(outcome.additions_dropped[0].0, "4000000000017");
+    let written: Vec<Item> = seen.lock().unwrap().iter().flatten().cloned().collect();
+    let bare = written
+        .iter()
+        .rfind(|i| i["PK"] == s("SESSION#000017"))
+        .unwrap();
+    for added in ["ArchiveVersion", "ArchivedAt", "ArchiveExpiresAt"] {
+        assert!(!bare.contains_key(added), "{added} sent again");
+    }
+
+    // Refused whatever it holds: it fails, once retried, and is not counted as archived bare.
+    let (refusing, seen) = client(|items| {
+        if items.iter().any(|i| i["PK"] == s("SESSION#000017")) {
+            too_large()
+        } else {
+            ok()
+        }
+    });
+    let archiver = Archiver::with_retry_policy(&settings, refusing, fast_retries());
+    let outcome = run(&archiver, hundred_sessions(), Duration::from_secs(5)).await;
+    assert_eq!(failed_sequence_numbers(&outcome), ["4000000000017"]);
+    assert!(outcome.failed[0].1.contains("maximum allowed size"));
+    assert!(
+        outcome.additions_dropped.is_empty(),
+        "a failed record is not archived bare"
+    );
+    let sent_alone = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|request| request.len() == 1 && request[0]["PK"] == s("SESSION#000017"))
+        .count();
+    assert_eq!(
+        sent_alone, 2,
+        "alone with the attributes, then once without"
+    );
+}
+
 #[tokio::test]
 async fn every_chunk_is_sent_once_with_a_concurrency_of_one() {
     let (client, seen) = client(|_| ok());

@@ -493,6 +493,31 @@ async fn a_version_an_earlier_release_wrote_as_a_string_still_orders_the_replay(
     );
 }
 
+/// A parked record without its creation time (a truncated or hand-edited object) cannot be
+/// ordered: judged as second 0 it would pass for "a newer version is archived" against any
+/// versioned item, and its object would be moved as done.
+#[tokio::test]
+async fn a_record_without_its_creation_time_is_reported_and_its_object_kept() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    archive_live(&servers, &one_session(true)).await;
+    let mut timeless = one_session(false);
+    timeless["Records"][0]["dynamodb"]
+        .as_object_mut()
+        .unwrap()
+        .remove("ApproximateCreationDateTime");
+    let key = format!("{PREFIX}timeless");
+    put(&servers, &key, invocation_record(timeless)).await;
+    let (code, out) = redrive(&servers, &[&format!("s3://{BUCKET}/{PREFIX}")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("0 archived, 0 skipped, 1 failed; kept; remaining: 900000000000000000100 (the record has no ApproximateCreationDateTime"),
+        "{out}"
+    );
+    assert_eq!(keys(&servers).await, [key], "the object stays");
+}
+
 fn is_copy(parts: &hyper::http::request::Parts) -> bool {
     parts.headers.contains_key("x-amz-copy-source")
 }

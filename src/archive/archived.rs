@@ -96,7 +96,11 @@ mod tests {
             .unwrap(),
             item,
             request_bytes: 100,
-            additions_dropped: !with_version,
+            dropped: if with_version {
+                Default::default()
+            } else {
+                crate::archive::project::DroppedAdditions::ALL
+            },
         }
     }
 

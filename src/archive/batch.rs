@@ -113,7 +113,7 @@ mod tests {
             ]
             .into(),
             request_bytes: bytes,
-            additions_dropped: false,
+            dropped: Default::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::archive::batch::{chunk, dedupe, WriteGroup, MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES};
-use crate::archive::project::Projection;
+use crate::archive::project::{DroppedAdditions, Projection};
 use crate::archive::record::Record;
 use crate::archive::select::{is_replicated_ttl_deletion, is_ttl_removal, is_ttl_removal_parts};
 use crate::RecordError;
@@ -42,9 +42,9 @@ pub struct BatchPlan {
     pub replicated: usize,
     /// Selected records that cannot be archived: sequence number and reason.
     pub failed: Vec<(String, String)>,
-    /// Records archived without the archiver's own attributes, which would have taken their
-    /// item over 400 KB.
-    pub additions_dropped: Vec<String>,
+    /// Records whose item goes without some of the archiver's own attributes, which would have
+    /// taken it over 400 KB, and which.
+    pub additions_dropped: Vec<(String, DroppedAdditions)>,
     /// BatchWriteItem requests, one key at most once across all of them.
     pub chunks: Vec<Vec<WriteGroup>>,
 }
@@ -94,8 +94,8 @@ pub fn plan_batch(
         };
         match projection.project(seq.clone(), record.change, archived_at, raw.get().len()) {
             Ok(item) => {
-                if item.additions_dropped {
-                    plan.additions_dropped.push(seq);
+                if item.dropped.any() {
+                    plan.additions_dropped.push((seq, item.dropped));
                 }
                 items.push(item)
             }

@@ -64,15 +64,61 @@ impl Default for Projection {
 pub struct ArchiveItem {
     pub sequence_number: String,
     /// Also stored in the item, under the projection's version attribute, unless
-    /// `additions_dropped`.
+    /// `dropped.version`.
     pub version: Version,
     pub key: ItemKey,
     pub item: HashMap<String, AttributeValue>,
     /// Upper bound of the item's share of a BatchWriteItem request body.
     pub request_bytes: usize,
-    /// The archiver's own attributes (version, archived-at, expiry) were left out: with them the
-    /// item would exceed DynamoDB's 400 KB limit. The data always goes in whole.
-    pub additions_dropped: bool,
+    /// The archiver's own attributes left out: with them the item would exceed DynamoDB's 400 KB
+    /// limit. The data always goes in whole.
+    pub dropped: DroppedAdditions,
+}
+
+/// Which of the archiver's attributes an item near 400 KB goes without. They are kept in one
+/// order, each while it still fits: the version (it orders the key's later deletions), the
+/// expiry (it keeps the retention), the archived-at stamp (it only informs). So an item without
+/// its version has none of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DroppedAdditions {
+    pub version: bool,
+    pub expiry: bool,
+    pub archived_at: bool,
+}
+
+impl DroppedAdditions {
+    /// Everything the archiver adds, for an item that goes in bare.
+    pub const ALL: DroppedAdditions = DroppedAdditions {
+        version: true,
+        expiry: true,
+        archived_at: true,
+    };
+
+    pub fn any(&self) -> bool {
+        self.version || self.expiry || self.archived_at
+    }
+
+    /// What the item went without, for the batch's warning.
+    pub fn describe(&self) -> &'static str {
+        match (self.version, self.expiry, self.archived_at) {
+            (true, _, _) => "without the archiver's attributes (version, expiry, archived-at)",
+            (false, true, true) => "without its expiry and archived-at stamp (the version kept)",
+            (false, true, false) => "without its expiry (the version kept)",
+            (false, false, true) => "without its archived-at stamp (the version and expiry kept)",
+            (false, false, false) => "with every attribute of the archiver's",
+        }
+    }
+}
+
+/// The size DynamoDB can count for `value` written as a number: one byte per two significant
+/// digits and one more (AWS's "item sizes and formats"), at its widest for the number of
+/// digits, whatever the digits are. The archived-at and expiry stamps are measured so: their
+/// exact size changes with the second (1800000000 counts 2 bytes, 1795000123 counts 6), and one
+/// record must get one decision on every attempt, in the function and in the redrive. Epoch
+/// seconds keep ten digits until the year 2286.
+pub fn widest_number_size(value: u64) -> usize {
+    let digits = value.checked_ilog10().map_or(1, |log| log as usize + 1);
+    1 + digits.div_ceil(2)
 }
 
 impl Projection {
@@ -101,7 +147,10 @@ impl Projection {
             return Err(RecordError::NoKeys);
         }
 
-        let created_secs = change.approximate_creation_date_time.unwrap_or(0.0) as i64;
+        let created_secs = change
+            .approximate_creation_date_time
+            .filter(|secs| secs.is_finite() && *secs >= 1.0 && *secs <= f64::from(u32::MAX))
+            .ok_or(RecordError::NoCreationTime)? as i64;
         let version = archive_version(created_secs, &sequence_number)
             .ok_or(RecordError::InvalidSequenceNumber)?;
         let key = ItemKey::of_keys(&keys)?;
@@ -122,14 +171,13 @@ impl Projection {
         }
         self.remove_earlier_archive_attributes(&mut image);
 
-        // What the archiver adds must never replace what the item holds.
-        let mut additions: [Option<(&str, AttributeValue)>; 3] = [None, None, None];
-        if let Some(name) = &self.archived_at_attribute {
-            check_free(&image, name, "ARCHIVED_AT_ATTRIBUTE")?;
-            additions[0] = Some((name, AttributeValue::N(archived_at.to_string())));
-        }
+        // What the archiver adds must never replace what the item holds. In the order they are
+        // kept near the limit (see `DroppedAdditions`), each with the size it is measured at.
+        let mut additions: [Option<(&str, AttributeValue, usize)>; 3] = [None, None, None];
         check_free(&image, &self.version_attribute, "ARCHIVE_VERSION_ATTRIBUTE")?;
-        additions[1] = Some((&self.version_attribute, version.attribute_value()));
+        let version_value = version.attribute_value();
+        let version_size = attribute_size(&self.version_attribute, &version_value);
+        additions[0] = Some((&self.version_attribute, version_value, version_size));
         if let Some(expiry) = &self.archive_expiry {
             // Named like the source's TTL attribute, the archive's expiry replaces the source's.
             if self.ttl_attribute.as_ref() == Some(&expiry.attribute) {
@@ -137,21 +185,41 @@ impl Projection {
             }
             check_free(&image, &expiry.attribute, "ARCHIVE_TTL_ATTRIBUTE")?;
             let expires_at = archived_at.saturating_add(expiry.retention_secs());
-            additions[2] = Some((&expiry.attribute, AttributeValue::N(expires_at.to_string())));
+            let size = expiry.attribute.len() + widest_number_size(expires_at);
+            additions[1] = Some((
+                &expiry.attribute,
+                AttributeValue::N(expires_at.to_string()),
+                size,
+            ));
+        }
+        if let Some(name) = &self.archived_at_attribute {
+            check_free(&image, name, "ARCHIVED_AT_ATTRIBUTE")?;
+            let size = name.len() + widest_number_size(archived_at);
+            additions[2] = Some((name, AttributeValue::N(archived_at.to_string()), size));
         }
 
         // The record's JSON is never smaller than the item DynamoDB stores, so only records near
         // the limit pay for measuring the item.
-        let added: usize = additions
-            .iter()
-            .flatten()
-            .map(|(name, value)| attribute_size(name, value))
-            .sum();
-        let additions_dropped =
-            record_bytes + added > MAX_ITEM_BYTES && item_size(&image) + added > MAX_ITEM_BYTES;
-        if !additions_dropped {
-            for (name, value) in additions.into_iter().flatten() {
+        let added: usize = additions.iter().flatten().map(|(_, _, size)| size).sum();
+        let measure = record_bytes + added > MAX_ITEM_BYTES;
+        let mut size = if measure { item_size(&image) } else { 0 };
+        let mut fits = true;
+        let mut dropped = DroppedAdditions::default();
+        for (position, addition) in additions.into_iter().enumerate() {
+            let Some((name, value, added)) = addition else {
+                continue;
+            };
+            // Once one does not fit, neither do those after it: they are kept in order.
+            fits = fits && (!measure || size + added <= MAX_ITEM_BYTES);
+            if fits {
+                size += added;
                 image.insert(name.to_owned(), value);
+                continue;
+            }
+            match position {
+                0 => dropped.version = true,
+                1 => dropped.expiry = true,
+                _ => dropped.archived_at = true,
             }
         }
 
@@ -172,8 +240,17 @@ impl Projection {
             key,
             item: image,
             request_bytes,
-            additions_dropped,
+            dropped,
         })
+    }
+
+    /// The names of the attributes this projection adds, as they would stand in an item. An
+    /// archive item holds them only as additions: the projection refuses an image that holds
+    /// one of its own (`AttributeCollision`).
+    pub fn addition_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.version_attribute.as_str())
+            .chain(self.archive_expiry.as_ref().map(|e| e.attribute.as_str()))
+            .chain(self.archived_at_attribute.as_deref())
     }
 
     /// An item restored from the archive still holds what the archiver added when it was
@@ -235,7 +312,8 @@ mod tests {
             "ExpirationTime": {"N": "1700003600"},
             "SessionInfo": {"M": {"user": {"S": "ada"}, "hits": {"N": "12.50"}}}
         },
-        "SequenceNumber": "100", "SizeBytes": 120, "StreamViewType": "NEW_AND_OLD_IMAGES"
+        "SequenceNumber": "100", "SizeBytes": 120, "StreamViewType": "NEW_AND_OLD_IMAGES",
+        "ApproximateCreationDateTime": 1795000001
     }"#;
 
     fn s(v: &str) -> AttributeValue {
@@ -310,7 +388,7 @@ mod tests {
         let record = change(
             r#"{"Keys": {"tenant": {"S": "t1"}, "ts": {"N": "42"}},
                 "OldImage": {"tenant": {"S": "t1"}, "ts": {"N": "42"}, "body": {"S": "x"}},
-                "SequenceNumber": "7", "SizeBytes": 10}"#,
+                "SequenceNumber": "7", "SizeBytes": 10, "ApproximateCreationDateTime": 1795000001}"#,
         );
         let projection = Projection {
             attributes: Some(["body".to_owned()].into()),
@@ -328,7 +406,7 @@ mod tests {
     fn added_attributes_never_replace_what_the_item_holds() {
         let with_body = r#"{"Keys": {"tenant": {"S": "t1"}, "ts": {"N": "42"}},
                 "OldImage": {"tenant": {"S": "t1"}, "ts": {"N": "42"}, "body": {"S": "x"}},
-                "SequenceNumber": "7", "SizeBytes": 10}"#;
+                "SequenceNumber": "7", "SizeBytes": 10, "ApproximateCreationDateTime": 1795000001}"#;
         for (projection, attribute, variable) in [
             (
                 Projection {
@@ -387,18 +465,6 @@ mod tests {
             .unwrap();
         assert_eq!(
             item.version,
-            crate::archive::version::archive_version(0, "100").unwrap(),
-            "SESSION has no ApproximateCreationDateTime"
-        );
-        let timed = SESSION.replace(
-            r#""SequenceNumber": "100""#,
-            r#""SequenceNumber": "100", "ApproximateCreationDateTime": 1795000001"#,
-        );
-        let item = Projection::default()
-            .project("100".into(), change(&timed), 0, 1000)
-            .unwrap();
-        assert_eq!(
-            item.version,
             crate::archive::version::archive_version(1_795_000_001, "100").unwrap()
         );
         assert_eq!(item.item["ArchiveVersion"], item.version.attribute_value());
@@ -406,6 +472,38 @@ mod tests {
             .project("12x".into(), change(SESSION), 0, 1000)
             .unwrap_err();
         assert_eq!(err, RecordError::InvalidSequenceNumber);
+    }
+
+    #[test]
+    fn a_record_without_its_creation_time_cannot_be_ordered() {
+        let time = r#""ApproximateCreationDateTime": 1795000001"#;
+        for replacement in [
+            "\"SizeBytes2\": 0".to_owned(),
+            time.replace("1795000001", "0"),
+            time.replace("1795000001", "-5"),
+            time.replace("1795000001", "null"),
+            time.replace("1795000001", "4294967296"),
+        ] {
+            let err = Projection::default()
+                .project(
+                    "100".into(),
+                    change(&SESSION.replace(time, &replacement)),
+                    0,
+                    1000,
+                )
+                .unwrap_err();
+            assert_eq!(err, RecordError::NoCreationTime, "{replacement}");
+            assert!(err.to_string().contains("ApproximateCreationDateTime"));
+        }
+        let fraction = SESSION.replace(time, &time.replace("1795000001", "1795000001.75"));
+        let item = Projection::default()
+            .project("100".into(), change(&fraction), 0, 1000)
+            .unwrap();
+        assert_eq!(
+            item.version,
+            crate::archive::version::archive_version(1_795_000_001, "100").unwrap(),
+            "whole seconds, rounded down"
+        );
     }
 
     #[test]
@@ -435,7 +533,7 @@ mod tests {
                   "l": {"L": [{"S": "x"}, {"N": "1"}, {"L": [{"M": {"deep": {"NULL": true}}}]}]},
                   "m": {"M": {"inner": {"M": {"n": {"N": "3.14159265358979323846264338327950288"}}}}}
                 },
-                "SequenceNumber": "1", "SizeBytes": 10}"#,
+                "SequenceNumber": "1", "SizeBytes": 10, "ApproximateCreationDateTime": 1795000001}"#,
         );
         let item = Projection::default()
             .project("1".into(), record, 0, 1000)
@@ -675,44 +773,155 @@ mod tests {
         (session, json.len() + 200)
     }
 
-    #[test]
-    fn an_item_near_the_limit_is_archived_whole_without_the_additions() {
-        let projection = Projection {
+    fn stamped() -> Projection {
+        Projection {
             archived_at_attribute: Some("ArchivedAt".into()),
             archive_expiry: Some(thirty_days("ArchiveExpiresAt")),
             ..Default::default()
-        };
-        let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES);
-        let item = projection
-            .project("100".into(), change, 1_800_000_000, record_bytes)
-            .unwrap();
-        assert!(item.additions_dropped);
-        for added in ["ArchivedAt", "ArchiveVersion", "ArchiveExpiresAt"] {
-            assert!(!item.item.contains_key(added), "{added}");
         }
+    }
+
+    /// The sizes of the three additions as measured: the version exact, the epoch numbers at
+    /// their widest (ten digits: 6 bytes).
+    const VERSION: usize = "ArchiveVersion".len() + crate::archive::version::VERSION_LEN;
+    const EXPIRY: usize = "ArchiveExpiresAt".len() + 6;
+    const ARCHIVED_AT: usize = "ArchivedAt".len() + 6;
+
+    fn names(item: &ArchiveItem) -> Vec<&str> {
+        let mut names: Vec<&str> = ["ArchiveVersion", "ArchiveExpiresAt", "ArchivedAt"]
+            .into_iter()
+            .filter(|name| item.item.contains_key(*name))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn near_the_limit_the_additions_go_in_order_the_version_last() {
+        let projection = stamped();
+        for (spare, kept, dropped) in [
+            (
+                VERSION + EXPIRY + ARCHIVED_AT,
+                &["ArchiveExpiresAt", "ArchiveVersion", "ArchivedAt"][..],
+                DroppedAdditions::default(),
+            ),
+            (
+                VERSION + EXPIRY + ARCHIVED_AT - 1,
+                &["ArchiveExpiresAt", "ArchiveVersion"][..],
+                DroppedAdditions {
+                    archived_at: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                VERSION + EXPIRY,
+                &["ArchiveExpiresAt", "ArchiveVersion"][..],
+                DroppedAdditions {
+                    archived_at: true,
+                    ..Default::default()
+                },
+            ),
+            // The issue's case: 50 spare bytes keep the version (35).
+            (
+                50,
+                &["ArchiveVersion"][..],
+                DroppedAdditions {
+                    expiry: true,
+                    archived_at: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                VERSION,
+                &["ArchiveVersion"][..],
+                DroppedAdditions {
+                    expiry: true,
+                    archived_at: true,
+                    ..Default::default()
+                },
+            ),
+            (VERSION - 1, &[][..], DroppedAdditions::ALL),
+            (0, &[][..], DroppedAdditions::ALL),
+        ] {
+            let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - spare);
+            let item = projection
+                .project("100".into(), change, 1_800_000_000, record_bytes)
+                .unwrap();
+            assert_eq!(names(&item), kept, "{spare} spare bytes");
+            assert_eq!(item.dropped, dropped, "{spare} spare bytes");
+            assert!(
+                crate::archive::item_size::item_size(&item.item) <= MAX_ITEM_BYTES,
+                "{spare} spare bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn one_record_gets_one_decision_whatever_the_second() {
+        // 1800000000 counts 2 bytes, 1795000123 counts 6: the stamps are measured at 6 either way.
+        let projection = stamped();
+        for spare in [
+            VERSION + EXPIRY + 3,
+            VERSION + EXPIRY + ARCHIVED_AT - 4,
+            VERSION + 10,
+        ] {
+            let decisions: Vec<DroppedAdditions> = [1_800_000_000u64, 1_795_000_123, 1_799_999_999]
+                .into_iter()
+                .map(|now| {
+                    let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - spare);
+                    projection
+                        .project("100".into(), change, now, record_bytes)
+                        .unwrap()
+                        .dropped
+                })
+                .collect();
+            assert!(
+                decisions.windows(2).all(|pair| pair[0] == pair[1]),
+                "{spare} spare bytes: {decisions:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_stamps_the_version_alone_is_measured() {
+        let projection = Projection::default();
+        let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - VERSION);
+        let item = projection
+            .project("100".into(), change, 0, record_bytes)
+            .unwrap();
+        assert!(!item.dropped.any());
         assert_eq!(
             crate::archive::item_size::item_size(&item.item),
             MAX_ITEM_BYTES
+        );
+        let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - VERSION + 1);
+        let item = projection
+            .project("100".into(), change, 0, record_bytes)
+            .unwrap();
+        assert!(item.dropped.version, "one byte too many");
+        assert_eq!(
+            crate::archive::item_size::item_size(&item.item),
+            MAX_ITEM_BYTES - VERSION + 1
         );
     }
 
     #[test]
-    fn an_item_with_room_for_the_additions_keeps_them() {
-        let projection = Projection::default();
-        let version_bytes = "ArchiveVersion".len() + crate::archive::version::VERSION_LEN;
-        let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - version_bytes);
-        let item = projection
-            .project("100".into(), change, 0, record_bytes)
-            .unwrap();
-        assert!(!item.additions_dropped);
-        assert_eq!(
-            crate::archive::item_size::item_size(&item.item),
-            MAX_ITEM_BYTES
-        );
-        let (change, record_bytes) = session_of_size(MAX_ITEM_BYTES - version_bytes + 1);
-        let item = projection
-            .project("100".into(), change, 0, record_bytes)
-            .unwrap();
-        assert!(item.additions_dropped, "one byte too many");
+    fn epoch_numbers_are_measured_at_their_widest() {
+        use crate::archive::item_size::number_size;
+        for value in [
+            1_800_000_000u64,
+            1_795_000_123,
+            1_000_000_001,
+            9_999_999_999,
+            1,
+            12,
+        ] {
+            assert!(
+                widest_number_size(value) >= number_size(&value.to_string()),
+                "{value}"
+            );
+        }
+        assert_eq!(widest_number_size(1_800_000_000), 6);
+        assert_eq!(widest_number_size(10_000_000_000), 7);
     }
 }

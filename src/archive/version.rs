@@ -44,6 +44,11 @@ impl Version {
         aws_sdk_dynamodb::types::AttributeValue::B(self.0.to_vec().into())
     }
 
+    /// The second of the deletion this version stands for (epoch seconds).
+    pub fn seconds(&self) -> u32 {
+        u32::from_be_bytes(self.0[..SECONDS_BYTES].try_into().expect("4 bytes"))
+    }
+
     /// A version read back from the archive; `None` unless it has the version's length.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         bytes.try_into().ok().map(Version)
@@ -70,7 +75,7 @@ impl Version {
     /// The decimal string an earlier release stored for the same record: the redrive's
     /// condition compares it with archive items that still carry one.
     pub fn legacy_text(&self) -> String {
-        let seconds = u32::from_be_bytes(self.0[..SECONDS_BYTES].try_into().expect("4 bytes"));
+        let seconds = self.seconds();
         let mut high = [0u8; 16];
         high[16 - HIGH_BYTES..].copy_from_slice(&self.0[SECONDS_BYTES..SECONDS_BYTES + HIGH_BYTES]);
         let high = u128::from_be_bytes(high);

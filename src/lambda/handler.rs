@@ -1,6 +1,6 @@
 //! One invocation: select TTL deletions, project, plan, write, and account for every record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::archive::batch::compare_sequence_numbers;
 use crate::archive::plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
-use crate::archive::project::Projection;
+use crate::archive::project::{DroppedAdditions, Projection};
 use crate::aws::writer::{ArchiveWriter, RetryPolicy, WriteMode};
 use crate::lambda::config::Config;
 use crate::lambda::metrics;
@@ -40,16 +40,19 @@ impl Archiver {
             true => WriteMode::IfNewer,
             false => WriteMode::Batch,
         };
+        let projection = Projection::from(config);
+        let writer = ArchiveWriter::new(
+            client,
+            &config.table_name,
+            &config.version_attribute,
+            config.max_concurrency,
+            retry,
+        )
+        .with_mode(mode)
+        .with_additions(projection.addition_names());
         Archiver {
-            projection: Projection::from(config),
-            writer: ArchiveWriter::new(
-                client,
-                &config.table_name,
-                &config.version_attribute,
-                config.max_concurrency,
-                retry,
-            )
-            .with_mode(mode),
+            projection,
+            writer,
             metrics_namespace: config.metrics_namespace.clone(),
             deadline_margin: config.deadline_margin,
         }
@@ -81,6 +84,18 @@ impl Archiver {
         let started = std::time::Instant::now();
         let plan = plan_batch(&self.projection, batch, epoch_ms() / 1000)?;
         let report = self.writer.write(plan.chunks, stop_at).await;
+        let mut additions_dropped = plan.additions_dropped;
+        additions_dropped.extend(
+            report
+                .stripped
+                .into_iter()
+                .map(|seq| (seq, DroppedAdditions::ALL)),
+        );
+        // Only what was written went in without the archiver's attributes.
+        if !additions_dropped.is_empty() && !report.failed.is_empty() {
+            let failed: HashSet<&str> = report.failed.iter().map(|(s, _)| s.as_str()).collect();
+            additions_dropped.retain(|(seq, _)| !failed.contains(seq.as_str()));
+        }
         let mut failed = plan.failed;
         failed.extend(
             report
@@ -97,7 +112,7 @@ impl Archiver {
             archived: report.archived,
             newer_kept: report.newer_kept,
             failed,
-            additions_dropped: plan.additions_dropped,
+            additions_dropped,
             requests: report.requests,
             retries: report.retries,
             duration: started.elapsed(),
@@ -147,14 +162,21 @@ fn log_failures(failed: &[(String, String)]) {
     }
 }
 
-/// One line per batch for the items archived without the archiver's attributes.
-fn log_additions_dropped(sequence_numbers: &[String]) {
-    for part in sequence_numbers.chunks(SEQUENCE_NUMBERS_PER_LINE) {
-        tracing::warn!(
-            records = part.len(),
-            sequence_numbers = %part.join(","),
-            "archived without the archiver's attributes (version, archived-at, expiry): with them the item would exceed 400 KB"
-        );
+/// One line per batch (and kind) for the items archived without some of the archiver's
+/// attributes.
+fn log_additions_dropped(dropped: &[(String, DroppedAdditions)]) {
+    let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (seq, which) in dropped {
+        by_kind.entry(which.describe()).or_default().push(seq);
+    }
+    for (without, seqs) in by_kind {
+        for part in seqs.chunks(SEQUENCE_NUMBERS_PER_LINE) {
+            tracing::warn!(
+                records = part.len(),
+                sequence_numbers = %part.join(","),
+                "archived {without}: with them the item would exceed 400 KB"
+            );
+        }
     }
 }
 

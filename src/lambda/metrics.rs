@@ -75,7 +75,7 @@ mod tests {
             archived: 6,
             newer_kept: 0,
             failed: vec![("1".into(), "x".into()), ("2".into(), "y".into())],
-            additions_dropped: vec!["3".into()],
+            additions_dropped: vec![("3".into(), Default::default())],
             requests: 3,
             retries: 1,
             duration: Duration::from_millis(12),

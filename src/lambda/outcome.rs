@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
+use crate::archive::project::DroppedAdditions;
+
 /// The result of one batch; `failed` holds every selected record that was not archived.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct BatchOutcome {
@@ -18,9 +20,9 @@ pub struct BatchOutcome {
     pub newer_kept: usize,
     /// Sequence numbers with the reason, ascending.
     pub failed: Vec<(String, String)>,
-    /// Sequence numbers of records whose item went in without the archiver's own attributes
-    /// (version, archived-at, expiry): with them it would exceed 400 KB.
-    pub additions_dropped: Vec<String>,
+    /// Records archived without some of the archiver's own attributes (version, expiry,
+    /// archived-at): with them the item would exceed 400 KB. Written records only.
+    pub additions_dropped: Vec<(String, DroppedAdditions)>,
     pub requests: u32,
     pub retries: u32,
     pub duration: Duration,
