@@ -109,12 +109,14 @@ impl Tables {
             .unwrap();
     }
 
-    /// Runs the restore with the archive `archive` and the source `source`, and `args`.
+    /// Runs the restore with the archive `archive` and the source `source`, and `args`, as the
+    /// README's recipe does: no attribute settings.
     fn restore(&self, args: &[&str]) -> (i32, String, String) {
-        self.restore_through(&self.endpoint, args)
+        self.restore_with(&[], args)
     }
 
-    fn restore_through(&self, endpoint: &str, args: &[&str]) -> (i32, String, String) {
+    /// Runs the restore with the settings `vars` as variables.
+    fn restore_with(&self, vars: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
         let Output {
             status,
             stdout,
@@ -123,8 +125,8 @@ impl Tables {
             .args(["--table-name", "archive", "--source-table", "source"])
             .args(args)
             .env_clear()
-            .env("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt")
-            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+            .envs(vars.iter().copied())
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &self.endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -155,7 +157,7 @@ fn pks(items: &[Item]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn by_key_the_item_comes_back_without_the_archiver_s_attributes() {
+async fn by_key_the_item_comes_back_marked_by_its_version_without_the_stamps_named() {
     let Some(t) = tables(5).await else { return };
     let (code, stdout, _) =
         t.restore(&["--key", &key(1), "--key", r#"{"pk": {"S": "USER#00003"}}"#]);
@@ -167,12 +169,23 @@ async fn by_key_the_item_comes_back_without_the_archiver_s_attributes() {
     assert!(stdout.contains("summary: 2 items (2 restored"), "{stdout}");
     let source = t.items("source").await;
     assert_eq!(pks(&source), ["USER#00001", "USER#00003"]);
-    let mut want = archived_item(1);
-    want.remove("ArchiveVersion");
+    assert_eq!(
+        source[0],
+        archived_item(1),
+        "without the settings, the archived item whole: the stamp stays beside the version"
+    );
+
+    let (code, _, _) = t.restore_with(
+        &[("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt")],
+        &["--key", &key(2)],
+    );
+    assert_eq!(code, 0);
+    let mut want = archived_item(2);
     want.remove("ArchivedAt");
     assert_eq!(
-        source[0], want,
-        "the archiver's attributes removed, the data whole"
+        t.items("source").await[1],
+        want,
+        "the stamp named goes, the version stays, the data whole"
     );
     assert_eq!(
         t.items("archive").await.len(),
@@ -231,6 +244,76 @@ async fn a_key_file_a_deletion_window_and_the_whole_archive_in_segments() {
         40,
         "each item once"
     );
+}
+
+/// Items of an earlier release's archive: their version is the decimal string, or they have
+/// none (archived before versions, or near 400 KB).
+#[tokio::test]
+async fn a_deletion_window_selects_legacy_versions_and_reports_the_unversioned() {
+    let Some(t) = tables(0).await else { return };
+    // 2026-12-01 (1796083200) and the day after; legacy items at 08:00 and 23:59:59 of the
+    // first day, one the next day, and two without a version.
+    let day = 1_796_083_200i64;
+    let legacy = |i: usize, second: i64| {
+        let mut item = archived_item(i);
+        let version = archive_version(second, &format!("{}", 900 + i)).unwrap();
+        item.insert(
+            "ArchiveVersion".into(),
+            AttributeValue::S(version.legacy_text()),
+        );
+        item
+    };
+    t.put("archive", legacy(1, day + 8 * 3600)).await;
+    t.put("archive", legacy(2, day + 86_399)).await;
+    t.put("archive", legacy(3, day + 86_400)).await;
+    for i in [4, 5] {
+        let mut bare = archived_item(i);
+        bare.remove("ArchiveVersion");
+        bare.remove("ArchivedAt");
+        t.put("archive", bare).await;
+    }
+    let mut binary = archived_item(6);
+    binary.insert(
+        "ArchiveVersion".into(),
+        archive_version(day + 60, "7").unwrap().attribute_value(),
+    );
+    t.put("archive", binary).await;
+
+    let (code, stdout, _) = t.restore(&[
+        "--deleted-between",
+        "2026-12-01",
+        "2026-12-01",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 1, "items of unknown deletion time need a look");
+    assert_eq!(
+        pks(&t.items("source").await),
+        ["USER#00001", "USER#00002", "USER#00006"],
+        "the whole day, legacy and binary versions alike"
+    );
+    let summary = summary(&stdout);
+    assert_eq!(summary["restored"], 3);
+    assert_eq!(summary["unknown_deletion_time"], 2);
+    let unknown: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains("unknown_deletion_time"))
+        .filter(|line| line.contains(r#""type":"item""#))
+        .collect();
+    assert_eq!(unknown.len(), 2, "{stdout}");
+    assert!(
+        unknown.iter().any(|line| line.contains("USER#00004")),
+        "{stdout}"
+    );
+
+    // The legacy copy is removed when asked: the condition compares the string as stored.
+    let (code, stdout, _) = t.restore(&["--key", &key(3), "--remove-from-archive"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("restored, removed from the archive"),
+        "{stdout}"
+    );
+    assert!(!pks(&t.items("archive").await).contains(&"USER#00003".to_owned()));
 }
 
 #[tokio::test]
@@ -357,30 +440,36 @@ async fn a_key_schema_mismatch_is_refused_before_any_write() {
     assert!(t.items("source").await.is_empty());
 }
 
-/// An archive and a source in moto's DynamoDB, the source with TTL on `expires`.
-async fn tables_with_ttl() -> Option<Tables> {
+/// An archive and a source in moto's DynamoDB keyed `key` (S), the source with TTL on
+/// `ttl_attribute` (dynalite always answers DISABLED).
+async fn moto_tables(key: &str, ttl_attribute: &str) -> Option<Tables> {
     let moto = moto()?;
     let client = admin_client(&moto.endpoint).await;
-    create_table(&client, "archive", &[("pk", "S")]).await;
-    create_table(&client, "source", &[("pk", "S")]).await;
+    create_table(&client, "archive", &[(key, "S")]).await;
+    create_table(&client, "source", &[(key, "S")]).await;
     client
         .update_time_to_live()
         .table_name("source")
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
                 .enabled(true)
-                .attribute_name("expires")
+                .attribute_name(ttl_attribute)
                 .build()
                 .unwrap(),
         )
         .send()
         .await
         .unwrap();
-    let t = Tables {
+    Some(Tables {
         endpoint: moto.endpoint.clone(),
         client,
         _server: Server::Moto(moto),
-    };
+    })
+}
+
+/// The archive's items keyed `pk`, the source with TTL on `expires`.
+async fn tables_with_ttl() -> Option<Tables> {
+    let t = moto_tables("pk", "expires").await?;
     t.archive_items(0..2).await;
     Some(t)
 }
@@ -425,27 +514,32 @@ async fn expires_in_is_refused_where_the_source_has_no_ttl() {
     assert!(stderr.contains("TTL off"), "{stderr}");
 }
 
-/// The round trip: items archived by the function, restored, deleted again by TTL (a REMOVE
-/// with TTL's identity, carrying the restored item), are archived again at the newer version.
-#[tokio::test]
-async fn restored_items_deleted_again_by_ttl_are_archived_again_at_the_newer_version() {
+/// The round trip, as an operator runs it: items archived by the function with an archived-at
+/// stamp and a retention, restored with the README's recipe as written (no attribute settings,
+/// a deletion window, an expiry), deleted again by TTL (a REMOVE with TTL's identity carrying
+/// the restored item), and archived again at the newer version with fresh stamps.
+async fn round_trip(global_archive: bool) {
     use support::items::{item_json, sessions_event, ttl_removal, version_of};
     use support::runtime_api::{Function, Outcome, RuntimeApi};
 
     let Some(binary) = Function::binary() else {
         return;
     };
-    let Some(db) = Dynalite::start() else { return };
-    let client = admin_client(&db.endpoint).await;
-    create_table(&client, "archive", &[("PK", "S")]).await;
-    create_table(&client, "source", &[("PK", "S")]).await;
+    // moto: the source needs TTL on for the recipe's --expires-in.
+    let Some(t) = moto_tables("PK", "ExpirationTime").await else {
+        return;
+    };
     let api = RuntimeApi::start().await;
-    let env = [
+    let mut env = vec![
         ("TABLE_NAME", "archive"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", t.endpoint.as_str()),
         ("TTL_ATTRIBUTE", "ExpirationTime"),
         ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+        ("ARCHIVE_RETENTION_DAYS", "30"),
     ];
+    if global_archive {
+        env.push(("GLOBAL_ARCHIVE", "true"));
+    }
     let _function = Function::start(&binary, &api, &env);
     let invoke = |event: String| {
         let api = &api;
@@ -453,28 +547,33 @@ async fn restored_items_deleted_again_by_ttl_are_archived_again_at_the_newer_ver
             let outcome = api.invoke(&event, std::time::Duration::from_secs(10)).await;
             assert_eq!(
                 outcome,
-                Outcome::Response(serde_json::json!({"batchItemFailures": []}))
+                Outcome::Response(serde_json::json!({"batchItemFailures": []})),
+                "global archive: {global_archive}"
             );
         }
     };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    // sessions_event's deletions are at 1795000001 (2026-11-18T11:06:41Z).
     invoke(sessions_event(3)).await;
 
-    let t = Tables {
-        endpoint: db.endpoint.clone(),
-        client,
-        _server: Server::Dynalite(db),
-    };
-    let (code, _, _) = t.restore(&["--all"]);
-    assert_eq!(code, 0);
+    // The recipe's steps, as the README has them, on these tables and around these deletions.
+    let steps = readme_recipe(["2026-11-18T11:00:00Z", "2026-11-18T12:00:00Z"]);
+    assert_eq!(steps.len(), 2, "a dry run, then the restore: {steps:?}");
+    for step in &steps {
+        let args: Vec<&str> = step.iter().map(String::as_str).collect();
+        let (code, stdout, _) = t.restore(&args);
+        assert_eq!(code, 0, "{step:?}: {stdout}");
+    }
     let restored = scan_all(&t.client, "source").await;
     assert_eq!(restored.len(), 3);
-    for item in &restored {
-        for archivers in ["ArchiveVersion", "ArchivedAt"] {
-            assert!(!item.contains_key(archivers), "{archivers} came back");
-        }
-    }
 
     // TTL deletes them again, a day later.
+    let second_archiving = now();
     let records: Vec<Value> = restored
         .iter()
         .enumerate()
@@ -512,7 +611,64 @@ async fn restored_items_deleted_again_by_ttl_are_archived_again_at_the_newer_ver
             newer[pk],
             "{pk} holds the newer deletion's version"
         );
+        let stamp = |name: &str| -> u64 { item[name].as_n().unwrap().parse().unwrap() };
+        let archived_at = stamp("ArchivedAt");
+        assert!(
+            (second_archiving..=now()).contains(&archived_at),
+            "{pk}: a fresh archived-at stamp, not the first archiving's"
+        );
+        assert_eq!(stamp("ArchiveExpiresAt"), archived_at + 30 * 86_400);
+        assert!(
+            !item.contains_key("ExpirationTime"),
+            "the source's TTL left out"
+        );
     }
+}
+
+/// The `ttl-archiver-restore` commands of the README's incident recipe, as arguments after the
+/// tables (which `Tables::restore` gives), with the recipe's window replaced by `window` and
+/// its output redirection left to the test.
+fn readme_recipe(window: [&str; 2]) -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(support::repo_path("README.md")).unwrap();
+    let recipe = readme
+        .split("**The incident recipe.**")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's incident recipe");
+    let mut commands = Vec::new();
+    for command in recipe.replace("\\\n", " ").lines() {
+        let Some(args) = command.trim().strip_prefix("ttl-archiver-restore ") else {
+            continue;
+        };
+        let mut words: Vec<String> = args
+            .split_whitespace()
+            .take_while(|word| *word != ">")
+            .map(str::to_owned)
+            .collect();
+        for (flag, value) in [("--table-name", 1), ("--source-table", 1)] {
+            let at = words.iter().position(|w| w == flag).expect(flag);
+            words.drain(at..=at + value);
+        }
+        let at = words
+            .iter()
+            .position(|w| w == "--deleted-between")
+            .expect("a deletion window");
+        words[at + 1] = window[0].to_owned();
+        words[at + 2] = window[1].to_owned();
+        commands.push(words);
+    }
+    commands
+}
+
+#[tokio::test]
+async fn restored_items_deleted_again_by_ttl_are_archived_again_at_the_newer_version() {
+    round_trip(false).await;
+}
+
+#[tokio::test]
+async fn as_a_global_tables_region_restored_items_are_archived_again_too() {
+    round_trip(true).await;
 }
 
 #[tokio::test]

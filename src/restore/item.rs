@@ -1,10 +1,19 @@
-//! What comes back into the source table: the archived item without the archiver's own
-//! attributes, with the expiry the operator chose. Pure.
+//! What comes back into the source table: the archived item, marked by the archiver's version,
+//! with the expiry the operator chose. Pure.
+//!
+//! The version stays on the restored item. It is the one mark by which the function, when TTL
+//! deletes the item again, knows the archiver's attributes from the item's own data: it then
+//! replaces the version and any stamps (archived-at, expiry) with the new deletion's. A restore
+//! that took the version away but left a stamp it could not name (`ARCHIVED_AT_ATTRIBUTE` unset
+//! on the command line, set on the stack) would leave the function an item whose stamp it must
+//! not overwrite, and the item could never be archived again. So the stamps the settings name
+//! go, and the version stays, whatever the operator passed.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::archive::item_size::{item_size, MAX_ITEM_BYTES};
 use crate::archive::version::Version;
 use crate::lambda::config::{Config, DEFAULT_ARCHIVE_TTL_ATTRIBUTE};
 
@@ -49,21 +58,37 @@ impl From<&Config> for ArchiverAttributes {
     }
 }
 
-/// The item to put back, and the version it was archived with (`None` for an item archived
-/// without the archiver's attributes, near 400 KB). The version and the stamps are removed only
-/// when the version is one the archiver writes: otherwise they are the item's own data.
+/// An item ready to go back, and what its archived copy held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    pub item: Item,
+    /// The version it was archived with; `None` for an item archived without one (near 400 KB,
+    /// or before versions).
+    pub version: Option<Version>,
+    /// The version attribute as the archive stores it (binary, or an earlier release's decimal
+    /// string): what removing the archived copy must find there unchanged.
+    pub stored_version: Option<AttributeValue>,
+    /// The version was taken off too: with it and its TTL attribute the item would exceed 400 KB.
+    pub version_removed: bool,
+}
+
+/// The item to put back. The stamps are removed only when the item holds a version the
+/// archiver writes (otherwise they are the item's own data); the version stays (see the module
+/// comment) unless, with the TTL attribute set, the item would exceed DynamoDB's 400 KB: then it
+/// goes too, but only when the settings name every stamp the archiver may have added. The error
+/// says why an item cannot go back.
 pub fn restored(
     mut item: Item,
     names: &ArchiverAttributes,
     expiry: &Expiry,
-) -> (Item, Option<Version>) {
-    let version = match item.get(&names.version) {
+) -> Result<Restored, String> {
+    let stored_version = item.get(&names.version).cloned();
+    let version = match &stored_version {
         Some(AttributeValue::B(bytes)) => Version::from_bytes(bytes.as_ref()),
         Some(AttributeValue::S(text)) => Version::from_legacy(text),
         _ => None,
     };
     if version.is_some() {
-        item.remove(&names.version);
         for stamp in [names.archived_at.as_ref(), Some(&names.expiry)]
             .into_iter()
             .flatten()
@@ -88,7 +113,26 @@ pub fn restored(
             );
         }
     }
-    (item, version)
+    let mut version_removed = false;
+    if version.is_some() && item_size(&item) > MAX_ITEM_BYTES {
+        if names.archived_at.is_none() {
+            return Err(format!(
+                "with its TTL attribute and the archiver's {} the item would exceed 400 KB, and \
+                 the version can go only with every stamp of the archiver's: give the stack's \
+                 ARCHIVED_AT_ATTRIBUTE (its RestoreCommand output has it), or use --no-expiry; \
+                 nothing written",
+                names.version
+            ));
+        }
+        item.remove(&names.version);
+        version_removed = true;
+    }
+    Ok(Restored {
+        item,
+        version,
+        stored_version,
+        version_removed,
+    })
 }
 
 #[cfg(test)]
@@ -118,45 +162,121 @@ mod tests {
         .collect()
     }
 
+    fn sorted_names(item: &Item) -> Vec<&str> {
+        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+        names.sort();
+        names
+    }
+
     #[test]
-    fn the_archiver_s_attributes_are_removed_and_the_expiry_set() {
+    fn the_stamps_go_the_version_stays_and_the_expiry_is_set() {
         let expiry = Expiry::At {
             attribute: "expires".into(),
             epoch_seconds: 1_800_000_000,
         };
-        let (item, version) = restored(archived(), &names(), &expiry);
+        let restored = restored(archived(), &names(), &expiry).unwrap();
         assert_eq!(
-            version,
+            restored.version,
             archive_version(1_795_000_000, "4421584500000000000000000042")
         );
-        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
-        names.sort();
-        assert_eq!(names, ["data", "expires", "pk"]);
-        assert_eq!(item["expires"], AttributeValue::N("1800000000".into()));
+        assert_eq!(
+            restored.stored_version,
+            restored.version.map(|v| v.attribute_value())
+        );
+        assert_eq!(
+            sorted_names(&restored.item),
+            ["ArchiveVersion", "data", "expires", "pk"]
+        );
+        assert_eq!(
+            restored.item["expires"],
+            AttributeValue::N("1800000000".into())
+        );
+        assert!(!restored.version_removed);
+    }
+
+    #[test]
+    fn without_the_settings_an_unnamed_stamp_stays_beside_the_version() {
+        // The recipe as written: no ARCHIVED_AT_ATTRIBUTE. The stamp stays with the version, so
+        // that the function recognises both at the next deletion.
+        let bare = ArchiverAttributes {
+            archived_at: None,
+            ..names()
+        };
+        let restored = restored(archived(), &bare, &Expiry::TtlOff).unwrap();
+        assert_eq!(
+            sorted_names(&restored.item),
+            ["ArchiveVersion", "ArchivedAt", "data", "pk"]
+        );
     }
 
     #[test]
     fn no_expiry_removes_the_ttl_attribute_an_archive_item_may_still_hold() {
         let mut item = archived();
         item.insert("expires".into(), AttributeValue::N("1".into()));
-        let (item, _) = restored(
+        let restored = restored(
             item,
             &names(),
             &Expiry::Never {
                 attribute: "expires".into(),
             },
-        );
-        assert!(!item.contains_key("expires"));
-        let (item, _) = restored(archived(), &names(), &Expiry::TtlOff);
-        assert_eq!(item.len(), 2, "{item:?}");
+        )
+        .unwrap();
+        assert!(!restored.item.contains_key("expires"));
     }
 
     #[test]
     fn without_the_archiver_s_version_everything_is_the_item_s_own() {
         let mut item = archived();
         item.insert("ArchiveVersion".into(), AttributeValue::N("7".into()));
-        let (item, version) = restored(item, &names(), &Expiry::TtlOff);
-        assert_eq!(version, None);
-        assert_eq!(item.len(), 5, "nothing removed: {item:?}");
+        let restored = restored(item, &names(), &Expiry::TtlOff).unwrap();
+        assert_eq!(restored.version, None);
+        assert_eq!(
+            restored.item.len(),
+            5,
+            "nothing removed: {:?}",
+            restored.item
+        );
+    }
+
+    #[test]
+    fn an_earlier_release_s_decimal_version_is_read_and_kept_as_stored() {
+        let version = archive_version(1_795_000_000, "42").unwrap();
+        let mut item = archived();
+        item.insert(
+            "ArchiveVersion".into(),
+            AttributeValue::S(version.legacy_text()),
+        );
+        let restored = restored(item, &names(), &Expiry::TtlOff).unwrap();
+        assert_eq!(restored.version, Some(version));
+        assert_eq!(
+            restored.stored_version,
+            Some(AttributeValue::S(version.legacy_text()))
+        );
+    }
+
+    #[test]
+    fn near_400_kb_the_version_goes_only_with_every_stamp_named() {
+        let mut item = archived();
+        let mut without_stamps = item.clone();
+        without_stamps.remove("ArchivedAt");
+        without_stamps.remove("ArchiveExpiresAt");
+        without_stamps.insert("expires".into(), AttributeValue::N("1800000000".into()));
+        // With the TTL attribute and the version, 10 bytes over the limit.
+        let blob = MAX_ITEM_BYTES + 10 - item_size(&without_stamps) - "blob".len();
+        item.insert("blob".into(), AttributeValue::S("x".repeat(blob)));
+        let expiry = Expiry::At {
+            attribute: "expires".into(),
+            epoch_seconds: 1_800_000_000,
+        };
+        let restored_item = restored(item.clone(), &names(), &expiry).unwrap();
+        assert!(restored_item.version_removed);
+        assert!(!restored_item.item.contains_key("ArchiveVersion"));
+        assert!(item_size(&restored_item.item) <= MAX_ITEM_BYTES);
+        let unnamed = ArchiverAttributes {
+            archived_at: None,
+            ..names()
+        };
+        let err = restored(item, &unnamed, &expiry).unwrap_err();
+        assert!(err.contains("ARCHIVED_AT_ATTRIBUTE"), "{err}");
     }
 }

@@ -21,6 +21,9 @@ pub enum Status {
     /// A dry run found the key in the source.
     WouldLeavePresent,
     NotInArchive,
+    /// Found by a `--deleted-between` scan without a version (archived near 400 KB, or before
+    /// versions): when TTL deleted it cannot be read, so it is not restored.
+    UnknownDeletionTime,
     Failed,
 }
 
@@ -31,6 +34,10 @@ pub struct ItemReport {
     pub status: Status,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub removed_from_archive: bool,
+    /// Restored without the archiver's version: with it and its TTL attribute the item would
+    /// exceed 400 KB.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub version_removed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -41,6 +48,7 @@ impl ItemReport {
             key: key_json(key),
             status,
             removed_from_archive: false,
+            version_removed: false,
             error: None,
         }
     }
@@ -55,12 +63,20 @@ impl ItemReport {
     pub fn line(&self) -> String {
         let what = match self.status {
             Status::Restored if self.removed_from_archive => "restored, removed from the archive",
+            Status::Restored if self.version_removed => {
+                "restored without the archiver's version (with it the item would exceed 400 KB)"
+            }
             Status::Restored => "restored",
             Status::Present => "present, left alone",
             Status::PresentNewer => "present with the same or a newer version, left alone",
             Status::WouldRestore => "would restore",
             Status::WouldLeavePresent => "present, would be left alone",
             Status::NotInArchive => "not in the archive",
+            Status::UnknownDeletionTime => {
+                "archived without a version (near 400 KB, or before versions): when TTL deleted \
+                 it is unknown, so --deleted-between cannot select it; not restored (restore it \
+                 with --key if it belongs)"
+            }
             Status::Failed => "error",
         };
         match &self.error {
@@ -98,6 +114,8 @@ pub struct Totals {
     pub present: usize,
     pub would_restore: usize,
     pub not_in_archive: usize,
+    /// Scanned by `--deleted-between` without a version: not restored.
+    pub unknown_deletion_time: usize,
     pub failed: usize,
     pub removed_from_archive: usize,
     /// Scans or lookups that could not go on (each said why on its line).
@@ -112,6 +130,7 @@ impl Totals {
             Status::Present | Status::PresentNewer | Status::WouldLeavePresent => self.present += 1,
             Status::WouldRestore => self.would_restore += 1,
             Status::NotInArchive => self.not_in_archive += 1,
+            Status::UnknownDeletionTime => self.unknown_deletion_time += 1,
             Status::Failed => self.failed += 1,
         }
         self.removed_from_archive += usize::from(report.removed_from_archive);
@@ -129,21 +148,26 @@ impl Summary for Totals {
             0 => String::new(),
             n => format!(", {n} removed from the archive"),
         };
+        let unknown = match self.unknown_deletion_time {
+            0 => String::new(),
+            n => format!(", {n} of unknown deletion time not restored"),
+        };
         let scans = match self.scan_errors {
             0 => String::new(),
             n => format!("; {n} scans stopped"),
         };
         format!(
-            "summary: {} items ({done}, {} present and left alone, {} not in the archive, {} failed){removed}{scans}; {seconds:.1} s",
+            "summary: {} items ({done}, {} present and left alone, {} not in the archive, {} failed{unknown}){removed}{scans}; {seconds:.1} s",
             self.items, self.present, self.not_in_archive, self.failed
         )
     }
 
     /// 0 when every item asked for is in the source table (restored, or there already: a run
-    /// again is harmless); 1 when an item failed, a key is not in the archive, or a scan
-    /// stopped. A dry run says the same of what it would do.
+    /// again is harmless); 1 when an item failed, a key is not in the archive, a scan stopped,
+    /// or a window scan met items whose deletion time it cannot read. A dry run says the same
+    /// of what it would do.
     fn exit_status(&self, _dry_run: bool) -> u8 {
-        if self.failed + self.not_in_archive + self.scan_errors > 0 {
+        if self.failed + self.not_in_archive + self.scan_errors + self.unknown_deletion_time > 0 {
             EXIT_LEFT
         } else {
             EXIT_DONE

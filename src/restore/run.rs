@@ -11,9 +11,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::task::JoinSet;
 
 use crate::restore::cli::Cli;
-use crate::restore::item::{restored, ArchiverAttributes, Expiry, Item};
+use crate::restore::item::{restored, ArchiverAttributes, Expiry, Item, Restored};
 use crate::restore::report::{ItemReport, JsonLine, Status, Totals};
-use crate::restore::selection::{parse_key_file, parse_time, version_bounds, Key, KeySchema};
+use crate::restore::selection::{parse_key_file, DeletionWindow, Key, KeySchema};
 use crate::restore::tables::{Tables, Written};
 use crate::Config;
 
@@ -22,8 +22,8 @@ use crate::Config;
 pub enum Selection {
     Keys(Vec<Key>),
     Scan {
-        /// Versions from, to (both included): `--deleted-between`.
-        window: Option<(Vec<u8>, Vec<u8>)>,
+        /// `--deleted-between`.
+        window: Option<DeletionWindow>,
         segments: u32,
     },
 }
@@ -104,16 +104,10 @@ fn select(cli: &Cli, schema: &KeySchema) -> Result<Selection, String> {
         });
     }
     if let Some(window) = &cli.deleted_between {
-        let time = |text: &str, flag| {
-            parse_time(text).map_err(|err| format!("--deleted-between {flag}: {err}"))
-        };
-        let (from, to) = (time(&window[0], "FROM")?, time(&window[1], "TO")?);
-        if from > to {
-            return Err("--deleted-between: FROM is after TO".to_owned());
-        }
-        let (low, high) = version_bounds(from, to);
+        let window = DeletionWindow::parse(&window[0], &window[1])
+            .map_err(|err| format!("--deleted-between {err}"))?;
         return Ok(Selection::Scan {
-            window: Some((low.to_vec(), high.to_vec())),
+            window: Some(window),
             segments: cli.segments,
         });
     }
@@ -166,7 +160,7 @@ impl Restore {
                     workers.spawn(restore.clone().segment(
                         segment,
                         segments,
-                        window.clone(),
+                        window,
                         events.clone(),
                     ));
                 }
@@ -193,7 +187,7 @@ impl Restore {
             let (restore, events) = (self.clone(), events.clone());
             running.spawn(async move {
                 let report = match restore.tables.archived(&key).await {
-                    Ok(Some(item)) => restore.item(item).await,
+                    Ok(Some(item)) => restore.item(item, None).await,
                     Ok(None) => ItemReport::new(&key, Status::NotInArchive),
                     Err(err) => ItemReport::failed(&key, format!("reading the archive: {err}")),
                 };
@@ -207,7 +201,7 @@ impl Restore {
         self: Arc<Self>,
         segment: u32,
         segments: u32,
-        window: Option<(Vec<u8>, Vec<u8>)>,
+        window: Option<DeletionWindow>,
         events: UnboundedSender<Event>,
     ) {
         let mut start = None;
@@ -239,7 +233,7 @@ impl Restore {
                 }
                 let (restore, events) = (self.clone(), events.clone());
                 running.spawn(async move {
-                    let _ = events.send(Event::Item(restore.item(item).await));
+                    let _ = events.send(Event::Item(restore.item(item, window).await));
                 });
             }
             start = next;
@@ -250,12 +244,31 @@ impl Restore {
         while running.join_next().await.is_some() {}
     }
 
-    /// Puts one archived item back, as the settings say.
-    async fn item(&self, archived: Item) -> ItemReport {
+    /// Puts one archived item back, as the settings say. `window`: the item was found by a
+    /// `--deleted-between` scan, which also returns the items whose deletion time it cannot read.
+    async fn item(&self, archived: Item, window: Option<DeletionWindow>) -> ItemReport {
         let Some(key) = self.schema.key_of(&archived) else {
             return ItemReport::failed(&Key::new(), "an archive item without its key".to_owned());
         };
-        let (item, version) = restored(archived, &self.names, &self.expiry);
+        let Restored {
+            item,
+            version,
+            stored_version,
+            version_removed,
+        } = match restored(archived, &self.names, &self.expiry) {
+            Ok(restored) => restored,
+            Err(why) => return ItemReport::failed(&key, why),
+        };
+        match (window, version) {
+            (Some(window), Some(version)) if !window.contains(&version) => {
+                return ItemReport::failed(
+                    &key,
+                    "the archive returned an item outside the window; nothing written".to_owned(),
+                )
+            }
+            (Some(_), None) => return ItemReport::new(&key, Status::UnknownDeletionTime),
+            _ => {}
+        }
         if self.dry_run {
             return match self.tables.present_in_source(&key).await {
                 Ok(true) => ItemReport::new(&key, Status::WouldLeavePresent),
@@ -282,16 +295,20 @@ impl Restore {
                 return ItemReport::failed(&key, format!("writing the source table: {err}"))
             }
         };
+        report.version_removed = version_removed && report.status == Status::Restored;
         if self.remove_from_archive && report.status == Status::Restored {
             match self
                 .tables
-                .remove_from_archive(key.clone(), &self.names.version, version)
+                .remove_from_archive(key.clone(), &self.names.version, stored_version)
                 .await
             {
                 Ok(Written::Done) => report.removed_from_archive = true,
                 Ok(Written::Refused) => {
-                    report.error =
-                        Some("the archived copy changed meanwhile: kept in the archive".to_owned())
+                    report.error = Some(
+                        "the archived copy changed after it was read (a newer deletion archived \
+                         meanwhile): kept in the archive"
+                            .to_owned(),
+                    )
                 }
                 Err(err) => report.error = Some(format!("removing it from the archive: {err}")),
             }

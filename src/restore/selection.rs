@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 
 use crate::archive::record::Image;
-use crate::archive::version::VERSION_LEN;
+use crate::archive::version::{Version, VERSION_LEN};
 
 /// An item's key: its key attributes.
 pub type Key = HashMap<String, AttributeValue>;
@@ -149,7 +149,7 @@ pub fn parse_time(text: &str) -> Result<u32, String> {
             .parse()
             .map_err(|_| "epoch seconds out of range".to_owned());
     }
-    let full = if text.len() == 10 {
+    let full = if is_date(text) {
         format!("{text}T00:00:00Z")
     } else {
         text.to_owned()
@@ -164,14 +164,60 @@ pub fn parse_time(text: &str) -> Result<u32, String> {
     u32::try_from(seconds).map_err(|_| "after 2106".to_owned())
 }
 
-/// The versions of the deletions from `from` to `to` (epoch seconds, both included): a version
-/// leads with its deletion's second, big-endian, and DynamoDB compares binaries byte by byte.
-pub fn version_bounds(from: u32, to: u32) -> ([u8; VERSION_LEN], [u8; VERSION_LEN]) {
-    let mut low = [0u8; VERSION_LEN];
-    let mut high = [0xffu8; VERSION_LEN];
-    low[..4].copy_from_slice(&from.to_be_bytes());
-    high[..4].copy_from_slice(&to.to_be_bytes());
-    (low, high)
+/// `2026-11-30`: a whole day.
+fn is_date(text: &str) -> bool {
+    text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-'
+}
+
+/// The seconds TTL deleted items in, both ends included: `--deleted-between FROM TO`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletionWindow {
+    pub from: u32,
+    pub to: u32,
+}
+
+impl DeletionWindow {
+    /// Reads the two ends. A date as TO means the whole day (up to its last second), so that
+    /// `2026-12-01 2026-12-01` is that day; as FROM, its first second.
+    pub fn parse(from: &str, to: &str) -> Result<Self, String> {
+        let from_secs = parse_time(from).map_err(|err| format!("FROM: {err}"))?;
+        let mut to_secs = parse_time(to).map_err(|err| format!("TO: {err}"))?;
+        if is_date(to.trim()) {
+            to_secs = to_secs.saturating_add(86_399);
+        }
+        if from_secs > to_secs {
+            return Err("FROM is after TO".to_owned());
+        }
+        Ok(DeletionWindow {
+            from: from_secs,
+            to: to_secs,
+        })
+    }
+
+    /// The binary versions of the deletions in the window: a version leads with its deletion's
+    /// second, big-endian, and DynamoDB compares binaries byte by byte.
+    pub fn version_bounds(&self) -> ([u8; VERSION_LEN], [u8; VERSION_LEN]) {
+        let mut low = [0u8; VERSION_LEN];
+        let mut high = [0xffu8; VERSION_LEN];
+        low[..4].copy_from_slice(&self.from.to_be_bytes());
+        high[..4].copy_from_slice(&self.to.to_be_bytes());
+        (low, high)
+    }
+
+    /// The same bounds for the decimal strings an earlier release stored
+    /// (`SSSSSSSSSSSS.NNNN…`: 12 digits of seconds, a dot, 40 digits), which DynamoDB compares
+    /// byte by byte too.
+    pub fn legacy_bounds(&self) -> (String, String) {
+        (
+            format!("{:012}.{}", self.from, "0".repeat(40)),
+            format!("{:012}.{}", self.to, "9".repeat(40)),
+        )
+    }
+
+    /// Whether the deletion `version` stands for falls in the window.
+    pub fn contains(&self, version: &Version) -> bool {
+        (self.from..=self.to).contains(&version.seconds())
+    }
 }
 
 /// Parses `--expires-in` (`30d`, `12h`, `90m`, `1w 2d`).
@@ -275,7 +321,12 @@ mod tests {
 
     #[test]
     fn the_window_holds_exactly_the_versions_of_its_seconds() {
-        let (low, high) = version_bounds(1000, 2000);
+        let window = DeletionWindow {
+            from: 1000,
+            to: 2000,
+        };
+        let (low, high) = window.version_bounds();
+        let (legacy_low, legacy_high) = window.legacy_bounds();
         let inside = [
             archive_version(1000, "0").unwrap(),
             archive_version(2000, "99999999999999999999999999999999999999").unwrap(),
@@ -283,13 +334,32 @@ mod tests {
         ];
         for v in inside {
             assert!(low.as_slice() <= v.as_bytes() && v.as_bytes() <= high.as_slice());
+            let legacy = v.legacy_text();
+            assert!(legacy_low <= legacy && legacy <= legacy_high, "{legacy}");
+            assert!(window.contains(&v));
         }
         for v in [
             archive_version(999, "99999999999999999999999999999999999999").unwrap(),
             archive_version(2001, "0").unwrap(),
         ] {
             assert!(!(low.as_slice() <= v.as_bytes() && v.as_bytes() <= high.as_slice()));
+            let legacy = v.legacy_text();
+            assert!(!(legacy_low <= legacy && legacy <= legacy_high), "{legacy}");
+            assert!(!window.contains(&v));
         }
+    }
+
+    #[test]
+    fn a_date_as_the_end_of_the_window_is_the_whole_day() {
+        let day = DeletionWindow::parse("2026-12-01", "2026-12-01").unwrap();
+        assert_eq!(day.from, parse_time("2026-12-01T00:00:00Z").unwrap());
+        assert_eq!(day.to, parse_time("2026-12-01T23:59:59Z").unwrap());
+        let exact = DeletionWindow::parse("2026-12-01", "2026-12-01T08:00:00Z").unwrap();
+        assert_eq!(exact.to, parse_time("2026-12-01T08:00:00Z").unwrap());
+        let err = DeletionWindow::parse("2026-12-02", "2026-12-01").unwrap_err();
+        assert!(err.contains("after"), "{err}");
+        let err = DeletionWindow::parse("soon", "2026-12-01").unwrap_err();
+        assert!(err.starts_with("FROM"), "{err}");
     }
 
     #[test]

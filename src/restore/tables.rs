@@ -12,7 +12,7 @@ use crate::archive::redact;
 use crate::archive::version::Version;
 use crate::error_chain;
 use crate::restore::item::Item;
-use crate::restore::selection::{Key, KeySchema};
+use crate::restore::selection::{DeletionWindow, Key, KeySchema};
 
 /// What a conditional write found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,13 +133,14 @@ impl Tables {
     }
 
     /// One page of segment `segment` of `segments` of the archive, from `start`, with only the
-    /// items whose version lies in `window` when given. Returns the items and where the next
-    /// page starts.
+    /// items whose version lies in `window` when given (binary, or an earlier release's decimal
+    /// string), and those without a version, whose deletion time cannot be known: the caller
+    /// reports them. Returns the items and where the next page starts.
     pub async fn scan_page(
         &self,
         segment: u32,
         segments: u32,
-        window: Option<&(Vec<u8>, Vec<u8>)>,
+        window: Option<&DeletionWindow>,
         version_attribute: &str,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<(Vec<Item>, Option<HashMap<String, AttributeValue>>), String> {
@@ -150,13 +151,25 @@ impl Tables {
             .segment(segment as i32)
             .total_segments(segments as i32)
             .set_exclusive_start_key(start);
-        if let Some((low, high)) = window {
+        if let Some(window) = window {
             let (placeholder, version) = name(version_attribute);
+            let (low, high) = window.version_bounds();
+            let (legacy_low, legacy_high) = window.legacy_bounds();
+            // Each comparison behind its type: DynamoDB finds a binary and a string unequal, but
+            // an emulator may fail on comparing them.
             scan = scan
-                .filter_expression(format!("{placeholder} BETWEEN :low AND :high"))
+                .filter_expression(format!(
+                    "(attribute_type({placeholder}, :binary) AND {placeholder} BETWEEN :low AND :high) \
+                     OR (attribute_type({placeholder}, :string) AND {placeholder} BETWEEN :legacyLow AND :legacyHigh) \
+                     OR attribute_not_exists({placeholder})"
+                ))
+                .expression_attribute_values(":binary", AttributeValue::S("B".into()))
+                .expression_attribute_values(":string", AttributeValue::S("S".into()))
                 .expression_attribute_names(placeholder, version)
-                .expression_attribute_values(":low", AttributeValue::B(low.clone().into()))
-                .expression_attribute_values(":high", AttributeValue::B(high.clone().into()));
+                .expression_attribute_values(":low", AttributeValue::B(low.to_vec().into()))
+                .expression_attribute_values(":high", AttributeValue::B(high.to_vec().into()))
+                .expression_attribute_values(":legacyLow", AttributeValue::S(legacy_low))
+                .expression_attribute_values(":legacyHigh", AttributeValue::S(legacy_high));
         }
         let page = scan.send().await.map_err(|err| reason(&err))?;
         Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
@@ -185,10 +198,17 @@ impl Tables {
                     (format!("#v{}", version_attribute.len()), version_attribute);
                 put = put.expression_attribute_names(&placeholder, version_name);
                 match version {
+                    // A live item may hold an earlier release's decimal string, which `:legacy`
+                    // orders; a binary never compares with a string.
                     Some(version) => {
-                        put = put.expression_attribute_values(":version", version.attribute_value());
+                        put = put
+                            .expression_attribute_values(":version", version.attribute_value())
+                            .expression_attribute_values(
+                                ":legacy",
+                                AttributeValue::S(version.legacy_text()),
+                            );
                         format!(
-                            "attribute_not_exists({key_placeholder}) OR attribute_not_exists({placeholder}) OR {placeholder} < :version"
+                            "attribute_not_exists({key_placeholder}) OR attribute_not_exists({placeholder}) OR {placeholder} < :version OR {placeholder} < :legacy"
                         )
                     }
                     None => format!(
@@ -204,13 +224,14 @@ impl Tables {
         }
     }
 
-    /// Deletes the archived copy of `key`, only while it still holds `version` (or, archived
-    /// without one, still has none).
+    /// Deletes the archived copy of `key`, only while it still holds `stored`, the version
+    /// attribute as it was read (binary, or an earlier release's string; or, archived without
+    /// one, still none).
     pub async fn remove_from_archive(
         &self,
         key: Key,
         version_attribute: &str,
-        version: Option<Version>,
+        stored: Option<AttributeValue>,
     ) -> Result<Written, String> {
         let (placeholder, version_name) = name(version_attribute);
         let mut delete = self
@@ -219,10 +240,10 @@ impl Tables {
             .table_name(&self.archive)
             .set_key(Some(key))
             .expression_attribute_names(&placeholder, version_name);
-        delete = match version {
-            Some(version) => delete
+        delete = match stored {
+            Some(stored) => delete
                 .condition_expression(format!("{placeholder} = :version"))
-                .expression_attribute_values(":version", version.attribute_value()),
+                .expression_attribute_values(":version", stored),
             None => delete.condition_expression(format!("attribute_not_exists({placeholder})")),
         };
         match delete.send().await {
