@@ -253,6 +253,7 @@ def test_an_alarm_stays_on_while_any_batch_is_parked(cfn):
     assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == ("ParkedBatches", "Maximum", 0)
     assert alarm["Dimensions"] == [{"Name": "Bucket", "Value": {"Ref": "FailedBatchBucket"}}]
     assert alarm["Period"] >= 4 * 15 * 60, "every period holds at least one count"
+    assert alarm["TreatMissingData"] == "breaching", "a watcher that stopped counting is noticed"
     errors = cfn["Resources"]["ParkedBatchWatcherErrorsAlarm"]["Properties"]
     assert (errors["Namespace"], errors["MetricName"]) == ("AWS/States", "ExecutionsFailed")
     assert errors["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "ParkedBatchWatcher"}}]
@@ -694,14 +695,23 @@ def test_archive_and_encryption_options(parameters):
         "Action": "states:StartExecution", "Effect": "Allow",
         "Resource": PHYSICAL["ParkedBatchWatcher"],
     }
-    expected_sids = {"WriteArchive", "ReadSourceStream", "KeepFailedBatches", "WriteLogs",
-                     "ListParkedBatches", "PublishParkedBatchCount"}
+    expected_sids = {"WriteArchive", "ReadSourceStream", "KeepFailedBatches", "ListFailedBatches",
+                     "WriteLogs", "ListParkedBatches", "PublishParkedBatchCount"}
     expected_sids |= {"DecryptArchiveTableKey"} if archive_key else set()
     expected_sids |= {"DecryptSourceStreamKey"} if source_key else set()
     assert granted.keys() == expected_sids
     assert granted["WriteArchive"]["Action"] == "dynamodb:BatchWriteItem"
     assert granted["WriteArchive"]["Resource"] == table_arn
     assert granted["ReadSourceStream"]["Resource"] == stream
+    # The on-failure destination writes under aws/lambda/ only; listing the bucket it needs too.
+    bucket = ATTRIBUTES[("FailedBatchBucket", "Arn")]
+    assert granted["KeepFailedBatches"] == {
+        "Sid": "KeepFailedBatches", "Effect": "Allow", "Action": "s3:PutObject",
+        "Resource": f"{bucket}/aws/lambda/*",
+    }
+    assert granted["ListFailedBatches"] == {
+        "Sid": "ListFailedBatches", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket,
+    }
     # The watcher may list aws/lambda/ of the bucket, and nothing else.
     assert granted["ListParkedBatches"] == {
         "Sid": "ListParkedBatches", "Effect": "Allow", "Action": "s3:ListBucket",
