@@ -175,6 +175,74 @@ proptest! {
     }
 }
 
+/// The tests' own count of an item's size (tests/support/dynamodb_size.rs, written apart from
+/// the library) against the rules of AWS's "DynamoDB item sizes and formats", each applied by
+/// hand to a value that shows it.
+#[test]
+fn the_tests_size_count_follows_aws_rules() {
+    use support::dynamodb_size::{item_size as theirs, number_size};
+    let item = |value: Value| theirs(value.as_object().unwrap());
+    // Names and strings by their UTF-8 bytes: "é" is 2, "✓" is 3, "😀" is 4.
+    assert_eq!(item(json!({"name": {"S": "abc"}})), 4 + 3);
+    assert_eq!(item(json!({"é": {"S": "✓😀"}})), 2 + 3 + 4);
+    assert_eq!(item(json!({"s": {"S": "é".repeat(1000)}})), 1 + 2000);
+    // A binary by its raw bytes, not its base64.
+    assert_eq!(item(json!({"b": {"B": "AAEC/w=="}})), 1 + 4);
+    // Null and Boolean: 1 byte.
+    assert_eq!(
+        item(json!({"t": {"BOOL": true}, "z": {"NULL": true}})),
+        2 + 2
+    );
+    // A list or map: 3 bytes, 1 per element, the elements (a map's keys count as names).
+    assert_eq!(item(json!({"l": {"L": []}})), 1 + 3);
+    assert_eq!(item(json!({"m": {"M": {}}})), 1 + 3);
+    assert_eq!(
+        item(json!({"l": {"L": [{"S": "ab"}, {"NULL": true}]}})),
+        1 + 3 + (1 + 2) + (1 + 1)
+    );
+    assert_eq!(
+        item(json!({"m": {"M": {"kéy": {"S": "v"}}}})),
+        1 + 3 + 1 + (4 + 1)
+    );
+    // Numbers: one byte per two significant digits and one more, leading and trailing zeros
+    // trimmed (exactly: base-100 digits from the decimal point; a byte for a minus sign).
+    for (number, size) in [
+        ("0", 1),
+        ("7", 2),
+        ("12", 2),
+        ("123", 3),
+        ("1200", 2),
+        ("00012", 2),
+        ("12.50", 3),
+        ("-1", 3),
+        ("1.5E+3", 2),
+        ("42E-7", 3),
+        ("1800000000", 2),
+        ("1795000123", 6),
+        ("99999999999999999999999999999999999999", 20),
+    ] {
+        assert_eq!(number_size(number), size, "{number}");
+    }
+    // Sets: the sum of their members.
+    assert_eq!(item(json!({"ss": {"SS": ["a", "bé"]}})), 2 + 1 + 3);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Two counts written apart, one in the library and one in the tests, agree on any item,
+    /// non-ASCII names and strings included.
+    #[test]
+    fn the_library_s_size_and_the_tests_agree(image in attributes("\\PC{0,40}")) {
+        let record = ttl_record("k", 1, &image).to_string();
+        let decoded: Record = serde_json::from_str(&record).unwrap();
+        let mut ours = decoded.change.old_image.0;
+        ours.remove("PK");
+        let theirs = support::dynamodb_size::item_size(json!(image).as_object().unwrap());
+        prop_assert_eq!(item_size(&ours), theirs, "{}", json!(image));
+    }
+}
+
 /// The archiver's item size against dynalite's own count (db/index.js `itemSize`), which is what
 /// refuses an item over 400 KB in the tests. ASCII strings only: dynalite counts a string's
 /// UTF-16 units where DynamoDB counts UTF-8 bytes (the unit tests cover UTF-8).

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod dynalite;
+pub mod dynamodb_size;
 pub mod esm;
 pub mod items;
 pub mod proxy;
