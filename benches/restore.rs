@@ -6,6 +6,9 @@
 //! `cargo bench --features operator --bench restore -- --items 10000 --segments 1,8`.
 
 #[allow(dead_code)]
+#[path = "../tests/support/dynamodb_size.rs"]
+mod dynamodb_size;
+#[allow(dead_code)]
 #[path = "../tests/support/proxy.rs"]
 mod proxy;
 #[allow(dead_code)]

@@ -666,6 +666,89 @@ async fn a_source_item_of_400_kb_exactly_is_archived_without_its_stamps() {
     .await;
 }
 
+/// A TTL deletion of session `pk` whose old image is `bytes` as DynamoDB counts it (the tests'
+/// own count, tests/support/dynamodb_size.rs), its bulk non-ASCII text: "é" takes 2 bytes in
+/// UTF-8 as DynamoDB counts strings, 1 unit in UTF-16 as dynalite does.
+fn unicode_session_of_size(pk: &str, seq: &str, bytes: usize) -> serde_json::Value {
+    let mut record = session_of_size(pk, seq, 1000, json!({}));
+    let image = record["dynamodb"]["OldImage"].as_object_mut().unwrap();
+    image.insert("Text".into(), json!({"S": ""}));
+    let base = support::dynamodb_size::item_size(image);
+    let fill = bytes - base;
+    let text = "é".repeat(fill / 2) + &"x".repeat(fill % 2);
+    image.insert("Text".into(), json!({"S": text}));
+    assert_eq!(support::dynamodb_size::item_size(image), bytes);
+    record
+}
+
+/// The function behind the proxy that keeps DynamoDB's size rule (UTF-8) in front of dynalite,
+/// with an archived-at stamp and a retention: what `record` becomes, and the logs.
+async fn archive_through_the_size_rule(
+    record: &serde_json::Value,
+) -> Option<(Outcome, Vec<support::items::Item>, String, FaultProxy)> {
+    let setup = setup(&[("PK", "S")]).await?;
+    let proxy = FaultProxy::start(&setup.db.endpoint, |_| Fault::Pass).await;
+    let function = setup.start(
+        &proxy.endpoint,
+        &[
+            ("TTL_ATTRIBUTE", "ExpirationTime"),
+            ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+            ("ARCHIVE_RETENTION_DAYS", "30"),
+        ],
+    );
+    let event = json!({ "Records": [record] }).to_string();
+    let outcome = setup.api.invoke(&event, Duration::from_secs(30)).await;
+    Some((outcome, setup.archive().await, function.logs(), proxy))
+}
+
+#[tokio::test]
+async fn an_item_with_50_spare_bytes_keeps_its_version_near_the_limit() {
+    // 50 bytes spare once the source's expiry is left out: the version (35) fits, the expiry
+    // (22) does not, so neither does the archived-at stamp.
+    let expiry = "ExpirationTime".len() + 6;
+    let record = unicode_session_of_size("spare", "100", MAX_ITEM - 50 + expiry);
+    let Some((outcome, archive, logs, proxy)) = archive_through_the_size_rule(&record).await else {
+        return;
+    };
+    assert_eq!(outcome, Outcome::Response(expected_response(&[])), "{logs}");
+    let [item] = archive.as_slice() else {
+        panic!("one item archived: {}", archive.len());
+    };
+    assert!(item.contains_key("ArchiveVersion"), "the version kept");
+    for dropped in ["ArchiveExpiresAt", "ArchivedAt"] {
+        assert!(!item.contains_key(dropped), "{dropped} would not fit");
+    }
+    assert!(
+        logs.contains("archived without its expiry and archived-at stamp (the version kept)"),
+        "{logs}"
+    );
+    assert!(logs.contains(r#""AdditionsDropped":1"#), "{logs}");
+    assert_eq!(proxy.stats().too_large, 0);
+}
+
+#[tokio::test]
+async fn a_non_ascii_item_over_400_kb_is_reported_failed_not_archived_bare() {
+    // Over the limit in UTF-8 (DynamoDB's count), under it in UTF-16 (dynalite's).
+    let record = unicode_session_of_size("over", "100", MAX_ITEM + 100);
+    let Some((outcome, archive, logs, proxy)) = archive_through_the_size_rule(&record).await else {
+        return;
+    };
+    assert_eq!(
+        outcome,
+        Outcome::Response(expected_response(&["100".to_owned()])),
+        "{logs}"
+    );
+    assert!(archive.is_empty());
+    assert!(
+        logs.contains("Item size has exceeded the maximum allowed size"),
+        "{logs}"
+    );
+    assert!(!logs.contains("archived without"), "{logs}");
+    assert!(logs.contains(r#""AdditionsDropped":0"#), "{logs}");
+    assert!(logs.contains(r#""Failed":1"#), "{logs}");
+    assert!(proxy.stats().too_large >= 1);
+}
+
 #[tokio::test]
 async fn an_item_restored_from_the_archive_is_archived_again_with_the_new_version() {
     let Some(setup) = setup(&[("PK", "S")]).await else {

@@ -1,5 +1,12 @@
 //! A fault-injecting HTTP proxy between the SDK and a local server. Only the requests chosen
 //! (BatchWriteItem by default) get faults; everything else passes through.
+//!
+//! Every request through it also meets two of DynamoDB's rules that dynalite does not keep:
+//! - an item over 400 KB as DynamoDB counts it (UTF-8; dynalite counts strings in UTF-16 units)
+//!   is refused with DynamoDB's ValidationException, the whole request with it
+//!   (`dynamodb_size`, the tests' own count);
+//! - a conditional PutItem refused with `ReturnValuesOnConditionCheckFailure=ALL_OLD` returns the
+//!   item it found, as AWS does (dynalite leaves it out).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,6 +51,12 @@ pub struct Stats {
     pub hangups: u64,
     /// Largest number of BatchWriteItem requests in flight at once.
     pub max_in_flight: u64,
+    /// Write requests refused for an item over 400 KB, as DynamoDB counts it.
+    pub too_large: u64,
+    /// Refused conditional puts answered with the item found, as AWS answers them.
+    pub refusals_with_item: u64,
+    /// GetItem requests that came through (the proxy's own reads not counted).
+    pub reads: u64,
 }
 
 /// Decides the fault for the n-th BatchWriteItem request (from 0), given its body.
@@ -82,6 +95,8 @@ pub fn is_archive_write(parts: &hyper::http::request::Parts) -> bool {
 
 struct Shared {
     upstream: String,
+    /// Key attribute names by table, read once with DescribeTable.
+    key_names: Mutex<std::collections::HashMap<String, Vec<String>>>,
     faultable: Faultable,
     plan: Plan,
     counter: AtomicU64,
@@ -118,6 +133,7 @@ impl FaultProxy {
         let stats = Arc::new(Mutex::new(Stats::default()));
         let shared = Arc::new(Shared {
             upstream: upstream.trim_start_matches("http://").to_owned(),
+            key_names: Mutex::default(),
             faultable,
             plan: Arc::new(plan),
             counter: AtomicU64::new(0),
@@ -151,12 +167,25 @@ impl FaultProxy {
 }
 
 fn error_response(status: u16, error_type: &str) -> Response<Full<Bytes>> {
-    let body = json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{error_type}"), "message": "injected by the test proxy"});
+    error_with_message(status, error_type, "injected by the test proxy")
+}
+
+fn error_with_message(status: u16, error_type: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{error_type}"), "message": message});
     Response::builder()
         .status(status)
         .header("content-type", "application/x-amz-json-1.0")
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap()
+}
+
+fn target(parts: &hyper::http::request::Parts) -> &str {
+    parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or("")
 }
 
 async fn handle(
@@ -170,21 +199,150 @@ async fn handle(
         .await
         .map_err(std::io::Error::other)?
         .to_bytes();
-    if !faultable {
-        return forward(&shared.upstream, parts, body).await;
+    if target(&parts) == "GetItem" {
+        shared.stats.lock().unwrap().reads += 1;
     }
+    let request: Option<Value> = is_archive_write(&parts)
+        .then(|| serde_json::from_slice(&body).ok())
+        .flatten();
+    if let Some(request) = &request {
+        let limit = super::dynamodb_size::MAX_ITEM_BYTES;
+        let too_large = super::dynamodb_size::items_written(request)
+            .into_iter()
+            .any(|item| super::dynamodb_size::item_size(item) > limit);
+        if too_large {
+            shared.stats.lock().unwrap().too_large += 1;
+            return Ok(error_with_message(
+                400,
+                "ValidationException",
+                super::dynamodb_size::TOO_LARGE,
+            ));
+        }
+    }
+    let response = if faultable {
+        let n = shared.counter.fetch_add(1, Ordering::SeqCst);
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let fault = (shared.plan)(n, &String::from_utf8_lossy(&body));
+        {
+            let mut stats = shared.stats.lock().unwrap();
+            stats.batch_writes += 1;
+            stats.max_in_flight = stats.max_in_flight.max(now);
+        }
+        let result = apply(&shared, fault, parts.clone(), body).await;
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result?
+    } else {
+        forward(&shared.upstream, parts.clone(), body).await?
+    };
+    match request {
+        Some(request) if target(&parts) == "PutItem" => {
+            with_refused_item(&shared, &parts, &request, response).await
+        }
+        _ => Ok(response),
+    }
+}
 
-    let n = shared.counter.fetch_add(1, Ordering::SeqCst);
-    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    let fault = (shared.plan)(n, &String::from_utf8_lossy(&body));
+/// AWS's answer to a conditional put refused with `ReturnValuesOnConditionCheckFailure=ALL_OLD`:
+/// the error carries the item found (`Item`). dynalite's leaves it out; this reads it (a
+/// consistent GetItem, upstream) and adds it.
+async fn with_refused_item(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    request: &Value,
+    response: Response<Full<Bytes>>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    if response.status() != StatusCode::BAD_REQUEST
+        || request["ReturnValuesOnConditionCheckFailure"] != "ALL_OLD"
     {
-        let mut stats = shared.stats.lock().unwrap();
-        stats.batch_writes += 1;
-        stats.max_in_flight = stats.max_in_flight.max(now);
+        return Ok(response);
     }
-    let result = apply(&shared, fault, parts, body).await;
-    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-    result
+    let (mut head, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    let mut error: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let refused = error["__type"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("ConditionalCheckFailedException"));
+    if !refused || error.get("Item").is_some() {
+        return Ok(Response::from_parts(head, Full::new(bytes)));
+    }
+    let table = request["TableName"].as_str().unwrap_or_default().to_owned();
+    let names = key_names(shared, parts, &table).await?;
+    let key: serde_json::Map<String, Value> = names
+        .iter()
+        .filter_map(|name| Some((name.clone(), request["Item"].get(name)?.clone())))
+        .collect();
+    let got = call(
+        shared,
+        parts,
+        "GetItem",
+        json!({"TableName": table, "Key": key, "ConsistentRead": true}),
+    )
+    .await?;
+    if let Some(item) = got.get("Item") {
+        error["Item"] = item.clone();
+        shared.stats.lock().unwrap().refusals_with_item += 1;
+    }
+    // The body changed: hyper sets its length.
+    head.headers.remove("content-length");
+    Ok(Response::from_parts(
+        head,
+        Full::new(Bytes::from(error.to_string())),
+    ))
+}
+
+/// The key attribute names of `table`, asked of the upstream once.
+async fn key_names(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    table: &str,
+) -> Result<Vec<String>, std::io::Error> {
+    if let Some(names) = shared.key_names.lock().unwrap().get(table) {
+        return Ok(names.clone());
+    }
+    let described = call(shared, parts, "DescribeTable", json!({"TableName": table})).await?;
+    let names: Vec<String> = described["Table"]["KeySchema"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|element| element["AttributeName"].as_str().map(str::to_owned))
+        .collect();
+    shared
+        .key_names
+        .lock()
+        .unwrap()
+        .insert(table.to_owned(), names.clone());
+    Ok(names)
+}
+
+/// One DynamoDB call of the proxy's own, upstream, with the headers of the request it serves
+/// (local servers do not check signatures).
+async fn call(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    operation: &str,
+    body: Value,
+) -> Result<Value, std::io::Error> {
+    let mut parts = parts.clone();
+    parts.headers.insert(
+        "x-amz-target",
+        format!("DynamoDB_20120810.{operation}").parse().unwrap(),
+    );
+    let response = forward(&shared.upstream, parts, Bytes::from(body.to_string())).await?;
+    json_body(response).await
+}
+
+async fn json_body(response: Response<Full<Bytes>>) -> Result<Value, std::io::Error> {
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    serde_json::from_slice(&bytes).map_err(std::io::Error::other)
 }
 
 async fn apply(
@@ -248,13 +406,7 @@ async fn apply(
                 if response.status() != StatusCode::OK {
                     return Ok(response);
                 }
-                let bytes = response
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(std::io::Error::other)?
-                    .to_bytes();
-                serde_json::from_slice(&bytes).map_err(std::io::Error::other)?
+                json_body(response).await?
             };
             answer["UnprocessedItems"] = json!({ table: withheld });
             Ok(Response::builder()
