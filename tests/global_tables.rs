@@ -139,12 +139,13 @@ async fn replicate(writer: &Region, other: &Region) {
     }
 }
 
-/// The source table, a global table of the two Regions: one stream per Region.
+/// The source table, a global table of the two Regions: one stream per Region, each numbering
+/// its records itself. A's numbers run far above B's, so a later deletion in B carries a lower
+/// sequence number than an earlier one in A: only the time orders them, as on AWS.
 #[derive(Default)]
 struct SourceTable {
-    /// Sequence numbers grow with time across both streams, so the oracle's "newest" (by
-    /// sequence number) is the newest in time too.
-    sequence: u64,
+    /// The last sequence number of A's stream and of B's.
+    sequences: [u64; 2],
     /// Every TTL deletion, as the Region that performed it saw it.
     ttl_deletions: Vec<Value>,
 }
@@ -157,15 +158,20 @@ struct Deletion {
     replicated: Value,
 }
 
+const A: usize = 0;
+const B: usize = 1;
+
 impl SourceTable {
-    /// The TTL deletion at `at` (epoch seconds) of the item `key` in its `life`-th life.
-    fn ttl_delete(&mut self, key: &str, at: u64, life: u64) -> Deletion {
-        let mut record = |identity: bool| {
-            self.sequence += 1;
+    /// The TTL deletion at `at` (epoch seconds), by `region`'s TTL, of the item `key` in its
+    /// `life`-th life.
+    fn ttl_delete(&mut self, region: usize, key: &str, at: u64, life: u64) -> Deletion {
+        let mut record = |stream: usize, identity: bool| {
+            self.sequences[stream] += 1;
+            let sequence = self.sequences[stream];
             let mut record = ttl_removal(
-                self.sequence as usize,
+                stream * 1000 + sequence as usize,
                 at,
-                &format!("4{:021}", self.sequence),
+                &format!("{}{sequence:021}", ["5", "1"][stream]),
                 json!({ "PK": { "S": key } }),
                 json!({
                     "PK": { "S": key },
@@ -179,8 +185,8 @@ impl SourceTable {
             record
         };
         let deletion = Deletion {
-            local: record(true),
-            replicated: record(false),
+            local: record(region, true),
+            replicated: record(1 - region, false),
         };
         self.ttl_deletions.push(deletion.local.clone());
         deletion
@@ -207,30 +213,32 @@ async fn run(global_archive: bool) -> Option<(Region, Region, SourceTable)> {
     let b = Region::start("eu-west-1", global_archive).await?;
     let mut source = SourceTable::default();
 
-    let k1 = source.ttl_delete("K1", T + 100, 1);
-    let k2 = source.ttl_delete("K2", T + 100, 1);
-    let k3a = source.ttl_delete("K3", T + 101, 1);
+    let k1 = source.ttl_delete(A, "K1", T + 100, 1);
+    let k2 = source.ttl_delete(B, "K2", T + 100, 1);
+    let k3a = source.ttl_delete(A, "K3", T + 101, 1);
     a.archive(&[&k1.local, &k2.replicated, &k3a.local]).await;
     replicate(&a, &b).await;
     b.archive(&[&k2.local, &k1.replicated, &k3a.replicated])
         .await;
     replicate(&b, &a).await;
-    let k3b = source.ttl_delete("K3", T + 200, 2);
+    // Deleted again in B, later, with a lower sequence number than A's first deletion.
+    let k3b = source.ttl_delete(B, "K3", T + 200, 2);
     b.archive(&[&k3b.local]).await;
     replicate(&b, &a).await;
     a.archive(&[&k3b.replicated]).await;
 
-    // A lags: its deletion of K4 is archived after B's later one has replicated to A.
-    let k4a = source.ttl_delete("K4", T + 300, 1);
-    let k4b = source.ttl_delete("K4", T + 400, 2);
+    // A lags: its deletion of K4 is archived after B's later one (lower in sequence) has
+    // replicated to A.
+    let k4a = source.ttl_delete(A, "K4", T + 300, 1);
+    let k4b = source.ttl_delete(B, "K4", T + 400, 2);
     b.archive(&[&k4a.replicated, &k4b.local]).await;
     replicate(&b, &a).await;
     a.archive(&[&k4a.local, &k4b.replicated]).await;
     replicate(&a, &b).await;
 
     // B lags.
-    let k5b = source.ttl_delete("K5", T + 500, 1);
-    let k5a = source.ttl_delete("K5", T + 600, 2);
+    let k5b = source.ttl_delete(B, "K5", T + 500, 1);
+    let k5a = source.ttl_delete(A, "K5", T + 600, 2);
     a.archive(&[&k5b.replicated, &k5a.local]).await;
     replicate(&a, &b).await;
     b.archive(&[&k5b.local, &k5a.replicated]).await;
@@ -356,7 +364,7 @@ async fn a_key_archived_without_a_version_is_reported_not_overwritten() {
         .await
         .expect("put");
     let mut source = SourceTable::default();
-    let deletion = source.ttl_delete("K1", T + 100, 2);
+    let deletion = source.ttl_delete(A, "K1", T + 100, 2);
     let event = json!({ "Records": [&deletion.local] }).to_string();
     let outcome = region.api.invoke(&event, Duration::from_secs(10)).await;
     let sequence_number = deletion.local["dynamodb"]["SequenceNumber"].clone();

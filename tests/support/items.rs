@@ -119,20 +119,39 @@ pub fn version_of(record: &Value) -> String {
 pub struct Expected {
     /// Archive items by key (the `Keys` JSON), without the archived-at attribute.
     pub items: BTreeMap<String, Value>,
-    /// Keys whose archive item has no room for the archiver's attributes (near 400 KB): the
-    /// data alone, no version or stamps.
-    pub bare: HashSet<String>,
+    /// Keys whose archive item has no room for some of the archiver's attributes (near
+    /// 400 KB), and which it goes without.
+    pub dropped: BTreeMap<String, Dropped>,
     /// The sequence number of each key's newest TTL removal with an old image.
     pub newest: BTreeMap<String, String>,
-    /// Sequence numbers that must be reported failed (TTL removals without an old image).
+    /// Sequence numbers that must be reported failed (TTL removals without an old image, or
+    /// without the creation time their version leads with).
     pub failed: Vec<String>,
     /// Every TTL removal's sequence number.
     pub selected: Vec<String>,
 }
 
-fn seq_key(seq: &str) -> (usize, String) {
+/// The archiver's attributes an item near 400 KB goes without.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    pub version: bool,
+    pub expiry: bool,
+    pub archived_at: bool,
+}
+
+impl Expected {
+    /// Whether the archive item of `key` holds no version.
+    pub fn without_version(&self, key: &str) -> bool {
+        self.dropped.get(key).is_some_and(|d| d.version)
+    }
+}
+
+/// The order of two deletions of one key, as the product documents it ("Versions"): the
+/// deletion's second first (sequence numbers order within a shard only), then the sequence
+/// number, as a number.
+fn deletion_order(created: u64, seq: &str) -> (u64, usize, String) {
     let s = seq.trim_start_matches('0');
-    (s.len(), s.to_owned())
+    (created, s.len(), s.to_owned())
 }
 
 pub fn key_of(keys: &Value) -> String {
@@ -149,17 +168,30 @@ pub fn key_of_item(item: &Item, key_names: &[&str]) -> String {
 }
 
 /// An item restored from the archive carries the archiver's attributes: a 21-byte binary
-/// version, and numeric stamps. They give way to the new deletion's.
+/// version (or an earlier release's decimal string: 12 digits, a dot, 40 digits), and numeric
+/// stamps. They give way to the new deletion's.
 fn remove_earlier_archive_attributes(
     item: &mut serde_json::Map<String, Value>,
     version_attribute: &str,
     how: &Expectation,
 ) {
-    let earlier = item
+    let binary = item
         .get(version_attribute)
         .and_then(|v| v["B"].as_str())
         .and_then(|b| aws_smithy_types::base64::decode(b).ok())
         .is_some_and(|bytes| bytes.len() == 21);
+    let legacy = item
+        .get(version_attribute)
+        .and_then(|v| v["S"].as_str())
+        .is_some_and(|text| {
+            text.len() == 53
+                && text.as_bytes()[12] == b'.'
+                && text
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 12 || b.is_ascii_digit())
+        });
+    let earlier = binary || legacy;
     if !earlier {
         return;
     }
@@ -175,39 +207,49 @@ fn remove_earlier_archive_attributes(
     }
 }
 
-/// Whether the archiver's attributes (version, archived-at and expiry, as epoch seconds) still
-/// fit under DynamoDB's item limit beside `item`, as DynamoDB measures sizes.
-fn additions_fit(
+/// Which of the archiver's attributes go without beside `item` under DynamoDB's item limit, as
+/// the product documents it ("Items near 400 KB"): kept in the order version, expiry,
+/// archived-at, each while it still fits, the epoch numbers counted at their widest (ten digits:
+/// 6 bytes), the sizes by the tests' own count (tests/support/dynamodb_size.rs).
+fn dropped_near_the_limit(
     item: &serde_json::Map<String, Value>,
     version_attribute: &str,
     how: &Expectation,
-) -> bool {
-    use ttl_archiver::archive::item_size::{attribute_size, item_size, MAX_ITEM_BYTES};
-    // A malformed image (events/malformed-record.json) is reported, never archived: nothing to
-    // measure.
-    let Ok(decoded) =
-        serde_json::from_value::<ttl_archiver::archive::record::Image>(Value::Object(item.clone()))
-    else {
-        return true;
+) -> Dropped {
+    use super::dynamodb_size::{item_size, MAX_ITEM_BYTES};
+    const VERSION_BYTES: usize = 21;
+    const EPOCH_SECONDS_AT_THEIR_WIDEST: usize = 6;
+    let mut size = item_size(item);
+    let mut fits = |added: usize| {
+        let fit = size + added <= MAX_ITEM_BYTES;
+        if fit {
+            size += added;
+        }
+        fit
     };
-    let seconds = AttributeValue::N("1795000000".into());
-    let mut size = item_size(&decoded.0)
-        + attribute_size(version_attribute, &AttributeValue::B(vec![0; 21].into()));
-    for name in [
-        how.archived_at_attribute.as_deref(),
-        how.archive_expiry.as_ref().map(|(name, _)| name.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        size += attribute_size(name, &seconds);
+    let version = fits(version_attribute.len() + VERSION_BYTES);
+    let expiry = match &how.archive_expiry {
+        Some((name, _)) => version && fits(name.len() + EPOCH_SECONDS_AT_THEIR_WIDEST),
+        None => true,
+    };
+    let archived_at = match &how.archived_at_attribute {
+        Some(name) => expiry && version && fits(name.len() + EPOCH_SECONDS_AT_THEIR_WIDEST),
+        None => true,
+    };
+    Dropped {
+        version: !version,
+        expiry: !expiry,
+        archived_at: !archived_at,
     }
-    size <= MAX_ITEM_BYTES
 }
+
+/// A key's newest TTL deletion so far: its order, its archive item, what the item goes
+/// without, its sequence number.
+type Newest = ((u64, usize, String), Value, Dropped, String);
 
 pub fn expected(event_json: &str, how: &Expectation) -> Expected {
     let event: Value = serde_json::from_str(event_json).unwrap();
-    let mut latest: BTreeMap<String, ((usize, String), Value, bool, String)> = BTreeMap::new();
+    let mut latest: BTreeMap<String, Newest> = BTreeMap::new();
     let mut failed = Vec::new();
     let mut selected = Vec::new();
     for record in event["Records"].as_array().unwrap() {
@@ -220,7 +262,12 @@ pub fn expected(event_json: &str, how: &Expectation) -> Expected {
         let change = &record["dynamodb"];
         let seq = change["SequenceNumber"].as_str().unwrap().to_owned();
         selected.push(seq.clone());
-        let Some(old) = change.get("OldImage").and_then(Value::as_object) else {
+        let created = change["ApproximateCreationDateTime"]
+            .as_f64()
+            .filter(|secs| *secs >= 1.0);
+        let (Some(old), Some(created)) =
+            (change.get("OldImage").and_then(Value::as_object), created)
+        else {
             failed.push(seq);
             continue;
         };
@@ -237,24 +284,34 @@ pub fn expected(event_json: &str, how: &Expectation) -> Expected {
         item.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
         let version_attribute = how.version_attribute.as_deref().unwrap_or("ArchiveVersion");
         remove_earlier_archive_attributes(&mut item, version_attribute, how);
-        let bare = !additions_fit(&item, version_attribute, how);
-        if !bare {
+        // A malformed image (events/malformed-record.json) is reported, never archived: nothing
+        // to measure.
+        let malformed = serde_json::from_value::<ttl_archiver::archive::record::Image>(
+            Value::Object(item.clone()),
+        )
+        .is_err();
+        let dropped = if malformed {
+            Dropped::default()
+        } else {
+            dropped_near_the_limit(&item, version_attribute, how)
+        };
+        if !dropped.version {
             item.insert(
                 version_attribute.to_owned(),
                 json!({ "B": version_of(record) }),
             );
         }
         let key = key_of(&change["Keys"]);
-        let order = seq_key(&seq);
+        let order = deletion_order(created as u64, &seq);
         if latest.get(&key).is_none_or(|(o, _, _, _)| *o < order) {
-            latest.insert(key, (order, normalize(&Value::Object(item)), bare, seq));
+            latest.insert(key, (order, normalize(&Value::Object(item)), dropped, seq));
         }
     }
     Expected {
-        bare: latest
+        dropped: latest
             .iter()
-            .filter(|(_, (_, _, bare, _))| *bare)
-            .map(|(k, _)| k.clone())
+            .filter(|(_, (_, _, dropped, _))| *dropped != Dropped::default())
+            .map(|(k, (_, _, dropped, _))| (k.clone(), *dropped))
             .collect(),
         newest: latest
             .iter()
@@ -287,11 +344,10 @@ pub fn archive_differences(
             continue;
         };
         let mut actual = item.clone();
-        if !expected.bare.contains(&key) {
-            if let Err(problem) = check_stamps(&mut actual, stamps) {
-                differences.push((key, problem));
-                continue;
-            }
+        let dropped = expected.dropped.get(&key).copied().unwrap_or_default();
+        if let Err(problem) = check_stamps(&mut actual, stamps, dropped) {
+            differences.push((key, problem));
+            continue;
         }
         if &item_json(&actual) != want {
             let version = |item: &Value| item["ArchiveVersion"]["B"].as_str().map(str::to_owned);
@@ -330,14 +386,19 @@ fn describe_version(base64: &str) -> String {
     format!("the deletion at {seconds} s, sequence number {sequence}")
 }
 
-/// Takes the stamped attributes out of `item`, checking each is there and in range.
-fn check_stamps(item: &mut Item, stamps: &Stamps) -> Result<(), String> {
+/// Takes the stamped attributes out of `item`, checking each that is not `dropped` is there and
+/// in range.
+fn check_stamps(item: &mut Item, stamps: &Stamps, dropped: Dropped) -> Result<(), String> {
     let mut take = |name: &str| -> Result<u64, String> {
         item.remove(name)
             .and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
             .ok_or_else(|| format!("no numeric {name}"))
     };
-    let archived_at = stamps.archived_at.map(&mut take).transpose()?;
+    let archived_at = stamps
+        .archived_at
+        .filter(|_| !dropped.archived_at)
+        .map(&mut take)
+        .transpose()?;
     if let Some(at) = archived_at {
         if !(stamps.from..=stamps.to).contains(&at) {
             return Err(format!(
@@ -346,7 +407,7 @@ fn check_stamps(item: &mut Item, stamps: &Stamps) -> Result<(), String> {
             ));
         }
     }
-    if let Some((name, retention)) = stamps.expiry {
+    if let Some((name, retention)) = stamps.expiry.filter(|_| !dropped.expiry) {
         let expires = take(name)?;
         let window = stamps.from + retention..=stamps.to + retention;
         if !window.contains(&expires) {

@@ -34,11 +34,12 @@ impl Summary {
     pub fn line(&self) -> String {
         let t = &self.totals;
         format!(
-            "pipeline: {} seeds, {} deletions, {} invocations ({} cut at 6 MB), {} retries, \
+            "pipeline: {} seeds, {} deletions ({} later at a lower sequence number), {} invocations ({} cut at 6 MB), {} retries, \
              {} bisects, {} crashes, {} timeouts, {} write faults, {} batches parked, \
              {} redriven, {} kept ({} unorderable near 400 KB), lost {}",
             self.seeds,
             t.deletions,
+            t.lower_sequence_later,
             t.invocations,
             t.cut_at_6_mb,
             t.retries,
@@ -89,6 +90,7 @@ pub fn run(
         let t = &mut summary.totals;
         t.records += f.records;
         t.deletions += f.deletions;
+        t.lower_sequence_later += f.lower_sequence_later;
         t.invocations += f.invocations;
         t.cut_at_6_mb += f.cut_at_6_mb;
         t.retries += f.retries;
@@ -115,13 +117,15 @@ pub fn run(
 fn seed_line(run: &SeedRun, function: &FunctionUnderTest, archive: Archive) -> String {
     let f = &run.figures;
     let mut line = format!(
-        "seed {}: {} records, {} TTL deletions; {} shards x {} batchers, BatchSize {}; \
+        "seed {}: {} records, {} TTL deletions ({} later than the key's last at a lower \
+         sequence number); {} shards x {} batchers, BatchSize {}; \
          {} invocations ({} cut at 6 MB), {} retries, {} bisects, {} crashes, {} timeouts, \
          {} in an outage, {} write faults; \
          {} parked, {} redriven, {} kept ({} unorderable near 400 KB); lost {}",
         run.seed,
         f.records,
         f.deletions,
+        f.lower_sequence_later,
         f.shards,
         f.batchers,
         f.batch_size,

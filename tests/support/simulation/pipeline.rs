@@ -77,6 +77,8 @@ impl Servers {
 pub struct Figures {
     pub records: usize,
     pub deletions: usize,
+    /// Deletions of a key later in time and lower in sequence number than its previous one.
+    pub lower_sequence_later: usize,
     pub shards: usize,
     pub batchers: usize,
     pub batch_size: usize,
@@ -267,6 +269,7 @@ pub fn run_seed(
         figures: Figures {
             records: workload.records.len(),
             deletions: workload.ttl_deletions(),
+            lower_sequence_later: workload.later_deletions_with_lower_sequence(),
             shards: 3,
             batchers,
             batch_size: settings.batch_size,

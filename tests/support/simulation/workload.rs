@@ -1,8 +1,14 @@
 //! A seeded workload that looks like production: a table's stream over a simulated hour, on a
 //! parent shard that splits into two children half way through. Keys of every type, with and
 //! without a sort key, live one or more lives (inserted, modified, then deleted by TTL, by a user
-//! or by another Region's replication, or left alive); some items are near 400 KB, some were
-//! restored from the archive and carry its attributes, a few TTL deletions have no old image.
+//! or by another Region's replication, or left alive); some items are near 400 KB, in ASCII or
+//! in two-byte UTF-8 text, some with room for only some of the archiver's attributes; some were
+//! restored from the archive and carry its attributes (a binary version or an earlier release's
+//! decimal string); a few TTL deletions have no old image.
+//!
+//! Time and sequence disagree, as they do on AWS: each child shard numbers its records from a
+//! range below the parent's, so a key's later deletion on a child carries a lower sequence
+//! number than its earlier one on the parent. Only the time orders them.
 
 use serde_json::{json, Map, Value};
 
@@ -40,6 +46,8 @@ pub struct Record {
     pub shard: usize,
     /// FNV-1a of the partition key's JSON: which child, and which concurrent batcher.
     pub partition: u64,
+    /// The item's key, as JSON.
+    pub key: String,
 }
 
 pub struct Workload {
@@ -91,26 +99,32 @@ impl Workload {
         // partition key where the table has a sort key (one customer's large items): more than
         // the 6 MB an invocation takes, on one shard.
         let burst = rng.below(4) == 0;
-        let large = if burst { 40 } else { 2 };
+        let large = if burst { 40 } else { 4 };
         for i in key_count..key_count + large {
-            let margin = if i % 2 == 0 { 10 } else { 400 };
+            // Room for none of the additions (10), the version alone (50: 35 for the version,
+            // and an expiry takes 22), the version and expiry (60: the archived-at stamp takes
+            // 16), or all of them (400).
+            let margin = [10, 50, 60, 400][i % 4];
             let partition = if burst && range.is_some() {
                 key_count
             } else {
                 i
             };
             let mut steps = life(&mut rng, partition, i, &key, &[], &expectation);
+            let text = if (i / 4) % 2 == 0 { "x" } else { "é" };
             for step in &mut steps {
                 if let Some(image) = &mut step.image {
-                    pad_to_limit(image, margin);
+                    pad_to_limit(image, margin, text);
                 }
             }
             lives.push(steps);
         }
 
-        // Interleave the lives, keeping each key's steps in order, over simulated seconds.
+        // Interleave the lives, keeping each key's steps in order, over simulated seconds: a
+        // key's steps a second apart at least, so that the time alone orders its deletions.
         let mut records = Vec::new();
         let mut next: Vec<usize> = vec![0; lives.len()];
+        let mut last_second: Vec<u64> = vec![0; lives.len()];
         let total: usize = lives.iter().map(Vec::len).sum();
         let mut second = FIRST_SECOND;
         let mut sequence: u128 = 0;
@@ -122,15 +136,17 @@ impl Workload {
             let k = *rng.pick(&open);
             let step = &lives[k][next[k]];
             next[k] += 1;
-            second += rng.below(3);
+            second = (second + rng.below(3)).max(last_second[k] + 1);
+            last_second[k] = second;
             sequence += 1 + rng.below(5) as u128;
-            let sequence_number = format!("44215845{sequence:020}");
             let partition = fnv1a(step.keys[key[0].0].to_string().as_bytes());
             let shard = if records.len() < split_at {
                 0
             } else {
                 1 + (partition % 2) as usize
             };
+            // The parent numbers from 3…, its children from 1… and 2…: below the parent's.
+            let sequence_number = format!("{}{sequence:027}", [3, 1, 2][shard]);
             records.push(Record {
                 json: step.record(second, &sequence_number, records.len()),
                 sequence_number,
@@ -138,6 +154,7 @@ impl Workload {
                 kind: step.kind,
                 shard,
                 partition,
+                key: Value::Object(step.keys.clone()).to_string(),
             });
         }
         let shard_ids = [
@@ -166,6 +183,30 @@ impl Workload {
             .iter()
             .filter(|r| matches!(r.kind, Kind::TtlDelete | Kind::TtlDeleteWithoutImage))
             .count()
+    }
+
+    /// TTL deletions of a key that come later in time than the key's previous one and carry a
+    /// lower sequence number (on a child shard, after the parent's): the case a version that
+    /// compared sequence numbers first would get wrong.
+    pub fn later_deletions_with_lower_sequence(&self) -> usize {
+        let mut previous: std::collections::HashMap<&str, &str> = Default::default();
+        let mut count = 0;
+        for record in self.records.iter().filter(|r| r.kind == Kind::TtlDelete) {
+            let lower = |earlier: &str| {
+                (
+                    record.sequence_number.len(),
+                    record.sequence_number.as_str(),
+                ) < (earlier.len(), earlier)
+            };
+            if previous
+                .get(record.key.as_str())
+                .is_some_and(|earlier| lower(earlier))
+            {
+                count += 1;
+            }
+            previous.insert(&record.key, &record.sequence_number);
+        }
+        count
     }
 }
 
@@ -245,7 +286,7 @@ fn life(
             image.extend(all_types.iter().cloned());
         }
         if rng.below(8) == 0 {
-            restored_from_archive(&mut image, expectation);
+            restored_from_archive(rng, &mut image, expectation);
         }
         steps.push(Step {
             kind: Kind::Insert,
@@ -320,14 +361,27 @@ fn all_types_attributes() -> Vec<(String, Value)> {
         .collect()
 }
 
-/// An item put back from the archive by hand: it carries the version (of an earlier deletion)
-/// and the stamps the archiver wrote.
-fn restored_from_archive(image: &mut Map<String, Value>, expectation: &Expectation) {
+/// An item put back from the archive: it carries the version of an earlier deletion (binary,
+/// or an earlier release's decimal string) and, half the time, the stamps the archiver wrote
+/// (a restore that was not given their names leaves them).
+fn restored_from_archive(
+    rng: &mut Chance,
+    image: &mut Map<String, Value>,
+    expectation: &Expectation,
+) {
     let earlier = json!({"dynamodb": {
         "ApproximateCreationDateTime": FIRST_SECOND - 86_400,
         "SequenceNumber": "44215845000000000000000000007",
     }});
-    image.insert("ArchiveVersion".into(), json!({"B": version_of(&earlier)}));
+    let version = if rng.below(2) == 0 {
+        json!({"B": version_of(&earlier)})
+    } else {
+        json!({"S": format!("{:012}.{:0>40}", FIRST_SECOND - 86_400, "44215845000000000000000000007")})
+    };
+    image.insert("ArchiveVersion".into(), version);
+    if rng.below(2) == 0 {
+        return;
+    }
     if let Some(name) = &expectation.archived_at_attribute {
         image.insert(
             name.clone(),
@@ -342,20 +396,24 @@ fn restored_from_archive(image: &mut Map<String, Value>, expectation: &Expectati
     }
 }
 
-/// Pads an image with a string so that its archive copy, without the archiver's attributes,
-/// is `margin` bytes under DynamoDB's limit.
-fn pad_to_limit(image: &mut Map<String, Value>, margin: usize) {
-    use ttl_archiver::archive::item_size::{item_size, MAX_ITEM_BYTES};
+/// Pads an image with `text` (ASCII, or two-byte UTF-8) so that its archive copy, without the
+/// archiver's attributes, is `margin` bytes under DynamoDB's limit, as the tests' own count
+/// measures it (tests/support/dynamodb_size.rs: UTF-8, as DynamoDB counts).
+fn pad_to_limit(image: &mut Map<String, Value>, margin: usize, text: &str) {
+    use crate::support::dynamodb_size::{item_size, MAX_ITEM_BYTES};
     image.insert("blob".into(), json!({"S": ""}));
     let mut projected = image.clone();
-    projected.remove(TTL_ATTRIBUTE);
-    let decoded: ttl_archiver::archive::record::Image =
-        serde_json::from_value(Value::Object(projected)).unwrap();
-    let size = item_size(&decoded.0);
-    image.insert(
-        "blob".into(),
-        json!({"S": "x".repeat(MAX_ITEM_BYTES - margin - size)}),
-    );
+    for dropped in [
+        TTL_ATTRIBUTE,
+        "ArchiveVersion",
+        "ArchivedAt",
+        "ArchiveExpiresAt",
+    ] {
+        projected.remove(dropped);
+    }
+    let fill = MAX_ITEM_BYTES - margin - item_size(&projected);
+    let padding = text.repeat(fill / text.len()) + &"x".repeat(fill % text.len());
+    image.insert("blob".into(), json!({"S": padding}));
 }
 
 pub fn fnv1a(bytes: &[u8]) -> u64 {
