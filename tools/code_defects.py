@@ -1,0 +1,208 @@
+"""Planted defects in the code: each one a small change to the source that a real bug could
+make, and the checks that must fail with it (README, "Planted defects"). Run with
+`bash tools/plant` (all of them) or `bash tools/plant NAME...`.
+
+Each defect is planted in a copy of the working tree (the tools it needs linked in, its own
+target directory under target/planted), built, and its checks run; the defect is caught when a
+check fails with the failure expected, and the first line of that failure is printed. The exit
+status is 0 when every defect was caught, 1 when one survived, 2 when one no longer applies to
+the source (its text is not found exactly once: update the catalogue with the code).
+
+`python3 tools/code_defects.py --check` only checks that every defect still applies (no build):
+the test command runs that.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name: (what it plants, file, text replaced, replacement, checks, failure expected)
+# A check is a cargo test target and an optional name filter.
+DEFECTS = {
+    "sequence-first": (
+        "a version that compares sequence numbers before times",
+        "src/archive/version.rs",
+        """    bytes[..SECONDS_BYTES].copy_from_slice(&seconds.to_be_bytes());
+    bytes[SECONDS_BYTES..SECONDS_BYTES + HIGH_BYTES]
+        .copy_from_slice(&high.to_be_bytes()[16 - HIGH_BYTES..]);
+    bytes[SECONDS_BYTES + HIGH_BYTES..].copy_from_slice(&low.to_be_bytes());""",
+        """    bytes[..HIGH_BYTES].copy_from_slice(&high.to_be_bytes()[16 - HIGH_BYTES..]);
+    bytes[HIGH_BYTES..HIGH_BYTES + 8].copy_from_slice(&low.to_be_bytes());
+    bytes[HIGH_BYTES + 8..].copy_from_slice(&seconds.to_be_bytes());""",
+        [("global_tables", "every_ttl_deletion_is_archived_once"),
+         ("simulation", "as_a_global_tables_region")],
+        r"not the newest deletion|lost|holds the version",
+    ),
+    "version-without-seconds": (
+        "a version that loses its seconds",
+        "src/archive/version.rs",
+        "    let seconds = u32::try_from(created_secs.max(0)).unwrap_or(u32::MAX);",
+        "    let seconds = u32::try_from(created_secs.max(0)).unwrap_or(u32::MAX) * 0;",
+        [("global_tables", "every_ttl_deletion_is_archived_once"),
+         ("simulation", "as_a_global_tables_region")],
+        r"not the newest deletion|lost|holds the version",
+    ),
+    "additions-kept-near-the-limit": (
+        "the archiver's attributes added whatever the item's size",
+        "src/archive/project.rs",
+        "            fits = fits && (!measure || size + added <= MAX_ITEM_BYTES);",
+        "            fits = true;",
+        [("end_to_end", "near_the_limit"), ("simulation", "the_pipeline_loses_no_ttl_deletion")],
+        r"panicked|FAILED",
+    ),
+    "restore-leaves-the-stamps": (
+        "a restore that takes the version away and leaves the stamps it cannot name",
+        "src/restore/item.rs",
+        "    let mut version_removed = false;",
+        "    item.remove(&names.version);\n    let mut version_removed = false;",
+        [("restore", "archived_again")],
+        r"ARCHIVED_AT_ATTRIBUTE would replace|batchItemFailures",
+    ),
+    "refusal-counted-as-archived": (
+        "a conditional put refused for a reason it cannot prove, counted as archived",
+        "src/aws/writer.rs",
+        """            Archived::Unprovable(why) => Err(Failure::Permanent(WriteError::Rejected {
+                code: "ConditionalCheckFailed".into(),
+                message: why,
+            })),""",
+        """            Archived::Unprovable(_) => Ok(Answer::NewerKept),""",
+        [("redrive", "a_version_the_archiver_does_not_write"),
+         ("global_tables", "a_key_archived_without_a_version")],
+        r"panicked",
+    ),
+    "no-creation-time-is-second-0": (
+        "a record without ApproximateCreationDateTime versioned as second 0",
+        "src/archive/project.rs",
+        "            .ok_or(RecordError::NoCreationTime)? as i64;",
+        "            .unwrap_or(0.0) as i64;",
+        [("redrive", "without_its_creation_time")],
+        r"panicked",
+    ),
+    "failed-counted-as-bare": (
+        "an item that failed, counted as archived without the archiver's attributes",
+        "src/lambda/handler.rs",
+        "            additions_dropped.retain(|(seq, _)| !failed.contains(seq.as_str()));",
+        "            additions_dropped.retain(|(seq, _)| !seq.is_empty() || failed.is_empty());",
+        [("end_to_end", "over_400_kb_is_reported_failed"),
+         ("handler_mocked", "refused_as_too_large")],
+        r"panicked",
+    ),
+    "window-misses-legacy-versions": (
+        "a --deleted-between scan that compares binary versions only",
+        "src/restore/tables.rs",
+        "OR (attribute_type({placeholder}, :string) AND {placeholder} BETWEEN :legacyLow AND :legacyHigh) \\",
+        "OR (attribute_type({placeholder}, :string) AND {placeholder} BETWEEN :low AND :high) \\",
+        [("restore", "legacy_versions")],
+        r"panicked",
+    ),
+}
+
+
+def applies(source, old):
+    return source.count(old) == 1
+
+
+def check_catalogue():
+    stale = []
+    for name, (_, path, old, _, _, _) in DEFECTS.items():
+        if not applies((ROOT / path).read_text(), old):
+            stale.append(f"{name}: its text is not found exactly once in {path}")
+    return stale
+
+
+def copy_tree(destination):
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+        capture_output=True, text=True,
+    ).stdout.split("\n")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    # The installed tools the tests start (dynalite, moto), shared with the working tree.
+    for tool in ("tools/node_modules", "tools/.venv"):
+        if (ROOT / tool).exists():
+            os.symlink(ROOT / tool, destination / tool)
+
+
+def run(command, cwd, env):
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def first_failure(output, expected):
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        if re.search(expected, line):
+            # The assertion's message follows a panic's location line.
+            detail = lines[i + 1].strip() if "panicked at" in line and i + 1 < len(lines) else ""
+            return (line.strip() + (" " + detail if detail else ""))[:400]
+    return None
+
+
+def plant(name, tree, env):
+    what, path, old, new, checks, expected = DEFECTS[name]
+    file = tree / path
+    pristine = file.read_text()
+    file.write_text(pristine.replace(old, new))
+    started = time.monotonic()
+    try:
+        build = run(["cargo", "build", "--quiet", "--profile", "planted", "--all-features", "--bins"],
+                    tree, env)
+        if build.returncode != 0:
+            return False, f"does not build: {build.stderr.strip().splitlines()[-1:]}", started
+        binary = Path(env["CARGO_TARGET_DIR"]) / "planted" / "ttl-archiver"
+        for target, filter_ in checks:
+            command = ["cargo", "test", "--quiet", "--all-features", "--test", target, "--", filter_,
+                       "--nocapture"]
+            result = run(command, tree, dict(env, TTL_ARCHIVER_BIN=str(binary), CI="true"))
+            if result.returncode != 0:
+                line = first_failure(result.stdout + result.stderr, expected)
+                if line:
+                    return True, f"caught by tests/{target}.rs ({filter_}): {line}", started
+        return False, "survived: every check passed", started
+    finally:
+        file.write_text(pristine)
+
+
+def main(argv):
+    if argv[:1] == ["--check"]:
+        stale = check_catalogue()
+        for line in stale:
+            print(f"planted defect {line}", file=sys.stderr)
+        print(f"planted defects: {len(DEFECTS)} apply to the source" if not stale else "")
+        return 2 if stale else 0
+    names = argv or list(DEFECTS)
+    unknown = [n for n in names if n not in DEFECTS]
+    if unknown:
+        print(f"unknown defects: {', '.join(unknown)}; known: {', '.join(DEFECTS)}", file=sys.stderr)
+        return 2
+    stale = check_catalogue()
+    if stale:
+        print("\n".join(stale), file=sys.stderr)
+        return 2
+    target = ROOT / "target" / "planted-defects"
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target))
+    survived = 0
+    with tempfile.TemporaryDirectory(prefix="planted-") as temporary:
+        tree = Path(temporary)
+        copy_tree(tree)
+        for name in names:
+            caught, line, started = plant(name, tree, env)
+            survived += not caught
+            print(f"{name} ({DEFECTS[name][0]}): {line} [{time.monotonic() - started:.0f} s]",
+                  flush=True)
+    print(f"planted defects: {len(names) - survived} of {len(names)} caught")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
