@@ -30,10 +30,12 @@ A live item is never replaced unless --overwrite says so. Region, credentials an
 from the AWS SDK's usual sources (AWS_REGION, AWS_PROFILE, access keys, a role;
 AWS_ENDPOINT_URL_DYNAMODB for a local DynamoDB). Exit status: 0 when every item asked for is in
 the source table (restored, or there already), 1 when an item failed, a key is not in the
-archive or a scan stopped, 2 for a bad argument or setting (then nothing is written).";
+archive, a scan stopped or a window met items without a version, 2 for a bad argument or
+setting (then nothing is written).";
 
 /// Brings archived items back into the source table: by key, by the time TTL deleted them, or
-/// all of them. Never replaces a live item unless told to; removes the archiver's attributes;
+/// all of them. Never replaces a live item unless told to; keeps the archiver's version (the mark
+/// by which the function archives the item again) and removes the stamps named;
 /// sets the TTL attribute as asked.
 #[derive(Debug, Parser)]
 #[command(name = "ttl-archiver-restore", version, after_help = EXAMPLES)]
@@ -50,7 +52,8 @@ pub struct Cli {
     pub keys_file: Option<PathBuf>,
 
     /// Every item TTL deleted from FROM to TO, both included (RFC 3339, a date, or epoch
-    /// seconds), read from the version each archive item holds
+    /// seconds; a date as TO is the whole day), read from the version each archive item holds;
+    /// items without one are reported
     #[arg(long, num_args = 2, value_names = ["FROM", "TO"],
           conflicts_with_all = ["keys", "keys_file", "all"])]
     pub deleted_between: Option<Vec<String>>,
