@@ -448,6 +448,107 @@ async fn an_item_refused_as_too_large_goes_once_more_without_the_archiver_s_attr
     );
 }
 
+/// One record near the limit: its image is `MAX - spare` bytes by the tests' own size count.
+fn near_the_limit(spare: usize) -> (String, String) {
+    let event = keyed_event(
+        &[json!({"PK": {"S": "big"}})],
+        |_| json!({"Blob": {"S": ""}}),
+    );
+    let mut event: serde_json::Value = serde_json::from_str(&event).unwrap();
+    let image = event["Records"][0]["dynamodb"]["OldImage"]
+        .as_object_mut()
+        .unwrap();
+    let size = support::dynamodb_size::item_size(image);
+    let blob = support::dynamodb_size::MAX_ITEM_BYTES - spare - size;
+    image.insert("Blob".into(), json!({"S": "x".repeat(blob)}));
+    let seq = event["Records"][0]["dynamodb"]["SequenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (event.to_string(), seq)
+}
+
+#[tokio::test]
+async fn an_item_that_kept_its_version_and_is_then_refused_is_counted_once() {
+    // 50 spare bytes: the version kept, the stamps dropped; then DynamoDB counts it over.
+    let (event, seq) = near_the_limit(50);
+    let (client, _) = client(|items| {
+        if items.iter().any(|i| i.contains_key("ArchiveVersion")) {
+            too_large()
+        } else {
+            ok()
+        }
+    });
+    let settings = config(&[
+        ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+        ("ARCHIVE_RETENTION_DAYS", "30"),
+    ]);
+    let archiver = Archiver::with_retry_policy(&settings, client, fast_retries());
+    let outcome = run(
+        &archiver,
+        StreamBatch::from_json(&event).unwrap(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(outcome.archived, 1);
+    assert_eq!(
+        outcome.additions_dropped,
+        [(seq, ttl_archiver::archive::project::DroppedAdditions::ALL)],
+        "one entry, saying what it went in without"
+    );
+}
+
+/// A conditional put (a global archive) refused as too large, then, bare, refused because the
+/// archive holds a newer version: archived (the newer one is there), but not written bare.
+#[tokio::test]
+async fn a_bare_retry_that_finds_a_newer_version_is_not_counted_as_archived_bare() {
+    use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+    use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+    let (event, _) = near_the_limit(50);
+    let newer = ttl_archiver::archive::version::archive_version(2_000_000_000, "1")
+        .unwrap()
+        .attribute_value();
+    let calls = Arc::new(Mutex::new(0));
+    let counted = calls.clone();
+    let rule = mock!(Client::put_item).then_compute_response(move |_| {
+        *counted.lock().unwrap() += 1;
+        if *counted.lock().unwrap() == 1 {
+            let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Item size has exceeded the maximum allowed size"}"#;
+            return MockResponse::Http(HttpResponse::new(
+                StatusCode::try_from(400).unwrap(),
+                SdkBody::from(body),
+            ));
+        }
+        MockResponse::<PutItemOutput, PutItemError>::Error(
+            PutItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder()
+                    .item("PK", s("big"))
+                    .item("ArchiveVersion", newer.clone())
+                    .meta(meta("ConditionalCheckFailedException"))
+                    .build(),
+            ),
+        )
+    });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], |c| c
+        .retry_config(RetryConfig::disabled()));
+    let settings = config(&[("GLOBAL_ARCHIVE", "true")]);
+    let archiver = Archiver::with_retry_policy(&settings, client, fast_retries());
+    let outcome = run(
+        &archiver,
+        StreamBatch::from_json(&event).unwrap(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(*calls.lock().unwrap(), 2);
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    assert_eq!((outcome.archived, outcome.newer_kept), (1, 1));
+    assert!(
+        outcome.additions_dropped.is_empty(),
+        "nothing was written bare: {:?}",
+        outcome.additions_dropped
+    );
+}
+
 #[tokio::test]
 async fn every_chunk_is_sent_once_with_a_concurrency_of_one() {
     let (client, seen) = client(|_| ok());

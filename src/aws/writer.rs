@@ -93,8 +93,9 @@ pub struct WriteReport {
     /// Requests that were sent again after a transient failure or UnprocessedItems.
     pub retries: u32,
     /// Records whose item DynamoDB refused as over 400 KB with the archiver's attributes, then
-    /// took without them (the safety net for a size count that differs from DynamoDB's), as
-    /// long as they were written: their sequence numbers.
+    /// took without them (the safety net for a size count that differs from DynamoDB's): their
+    /// sequence numbers, once written (not when the archive held a newer version, nor when the
+    /// bare item failed too).
     pub stripped: Vec<String>,
 }
 
@@ -284,6 +285,9 @@ impl ArchiveWriter {
         let mut work = vec![chunk];
         while let Some(mut groups) = work.pop() {
             let mut attempt = 0u32;
+            // The sequence number of an item sent again without the archiver's attributes:
+            // reported as such only once it is written.
+            let mut stripped = None;
             loop {
                 attempt += 1;
                 report.requests += 1;
@@ -302,6 +306,9 @@ impl ArchiveWriter {
                             split_unprocessed(groups, unprocessed, &self.table_name);
                         report.archived +=
                             written.iter().map(WriteGroup::record_count).sum::<usize>();
+                        if !written.is_empty() {
+                            report.stripped.extend(stripped.take());
+                        }
                         if left.is_empty() {
                             break;
                         }
@@ -327,7 +334,7 @@ impl ArchiveWriter {
                             && message.contains(ITEM_TOO_LARGE)
                             && self.strip_additions(&mut groups) =>
                     {
-                        report.stripped.push(groups[0].item.sequence_number.clone());
+                        stripped = Some(groups[0].item.sequence_number.clone());
                         tracing::warn!(
                             sequence_number = %groups[0].item.sequence_number,
                             "DynamoDB refused the item as over 400 KB with the archiver's attributes: sent again without them"

@@ -85,12 +85,11 @@ impl Archiver {
         let plan = plan_batch(&self.projection, batch, epoch_ms() / 1000)?;
         let report = self.writer.write(plan.chunks, stop_at).await;
         let mut additions_dropped = plan.additions_dropped;
-        additions_dropped.extend(
-            report
-                .stripped
-                .into_iter()
-                .map(|seq| (seq, DroppedAdditions::ALL)),
-        );
+        // An item sent again bare went without all of them, whatever the plan had dropped.
+        for seq in report.stripped {
+            additions_dropped.retain(|(planned, _)| *planned != seq);
+            additions_dropped.push((seq, DroppedAdditions::ALL));
+        }
         // Only what was written went in without the archiver's attributes.
         if !additions_dropped.is_empty() && !report.failed.is_empty() {
             let failed: HashSet<&str> = report.failed.iter().map(|(s, _)| s.as_str()).collect();
