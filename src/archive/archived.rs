@@ -24,11 +24,13 @@ pub enum Archived {
     Unprovable(String),
 }
 
-/// Judges `existing` (the archived item, `None` if there is none) against `ours`.
+/// Judges `existing` (the archived item, `None` if there is none) against `ours`. `additions`
+/// names every attribute the archiver adds (the version's among them).
 pub fn judge(
     existing: Option<&HashMap<String, AttributeValue>>,
     ours: &ArchiveItem,
     version_attribute: &str,
+    additions: &[String],
 ) -> Archived {
     let Some(existing) = existing else {
         return Archived::Older;
@@ -39,8 +41,10 @@ pub fn judge(
         Some(_) => None,
         None => {
             // Items whose additions were dropped (near 400 KB) carry no version; the one case
-            // that can still be proven is the archive holding this very projection.
-            return if existing == &ours.item {
+            // that can still be proven is the archive holding this very projection, with or
+            // without the additions (an earlier attempt may have gone in bare, after DynamoDB
+            // refused it as too large).
+            return if existing == &ours.item || is_bare_copy(existing, &ours.item, additions) {
                 Archived::SameOrNewer
             } else {
                 Archived::Unprovable(format!(
@@ -57,6 +61,22 @@ pub fn judge(
             type_name(&existing[version_attribute])
         )),
     }
+}
+
+/// Whether `existing` is `ours` without the archiver's attributes.
+fn is_bare_copy(
+    existing: &HashMap<String, AttributeValue>,
+    ours: &HashMap<String, AttributeValue>,
+    additions: &[String],
+) -> bool {
+    let ours_bare = ours
+        .iter()
+        .filter(|(name, _)| !additions.contains(name))
+        .count();
+    existing.len() == ours_bare
+        && existing
+            .iter()
+            .all(|(name, value)| !additions.contains(name) && ours.get(name) == Some(value))
 }
 
 /// The attribute's DynamoDB type, never its value.
@@ -104,6 +124,10 @@ mod tests {
         }
     }
 
+    fn names() -> Vec<String> {
+        vec!["ArchiveVersion".to_owned(), "ArchivedAt".to_owned()]
+    }
+
     fn archived(version: AttributeValue) -> HashMap<String, AttributeValue> {
         HashMap::from([
             ("PK".to_owned(), AttributeValue::S("k".into())),
@@ -126,7 +150,12 @@ mod tests {
         let record = ours("100", true);
         for stored in ["100", "101"] {
             assert_eq!(
-                judge(Some(&archived(binary(stored))), &record, "ArchiveVersion"),
+                judge(
+                    Some(&archived(binary(stored))),
+                    &record,
+                    "ArchiveVersion",
+                    &names()
+                ),
                 Archived::SameOrNewer
             );
         }
@@ -135,7 +164,8 @@ mod tests {
             judge(
                 Some(&archived(AttributeValue::S(legacy))),
                 &record,
-                "ArchiveVersion"
+                "ArchiveVersion",
+                &names()
             ),
             Archived::SameOrNewer,
             "a version an earlier release wrote"
@@ -146,10 +176,18 @@ mod tests {
     fn an_older_version_or_no_item_means_put_again() {
         let record = ours("100", true);
         assert_eq!(
-            judge(Some(&archived(binary("99"))), &record, "ArchiveVersion"),
+            judge(
+                Some(&archived(binary("99"))),
+                &record,
+                "ArchiveVersion",
+                &names()
+            ),
             Archived::Older
         );
-        assert_eq!(judge(None, &record, "ArchiveVersion"), Archived::Older);
+        assert_eq!(
+            judge(None, &record, "ArchiveVersion", &names()),
+            Archived::Older
+        );
     }
 
     #[test]
@@ -160,15 +198,16 @@ mod tests {
             AttributeValue::S("v2".into()),
             AttributeValue::B(vec![0xff; 3].into()),
         ] {
-            let judged = judge(Some(&archived(stored)), &record, "ArchiveVersion");
+            let judged = judge(Some(&archived(stored)), &record, "ArchiveVersion", &names());
             assert!(matches!(judged, Archived::Unprovable(_)), "{judged:?}");
         }
-        let judged = judge(Some(&archived(binary("101"))), &record, "Version");
+        let judged = judge(Some(&archived(binary("101"))), &record, "Version", &names());
         assert!(matches!(judged, Archived::Unprovable(_)), "{judged:?}");
         if let Archived::Unprovable(why) = judge(
             Some(&archived(AttributeValue::N("12345".into()))),
             &record,
             "ArchiveVersion",
+            &names(),
         ) {
             assert!(!why.contains("12345"), "no value quoted: {why}");
         }
@@ -178,13 +217,28 @@ mod tests {
     fn an_unversioned_item_is_proven_only_by_being_this_very_projection() {
         let record = ours("100", false);
         assert_eq!(
-            judge(Some(&record.item.clone()), &record, "ArchiveVersion"),
+            judge(
+                Some(&record.item.clone()),
+                &record,
+                "ArchiveVersion",
+                &names()
+            ),
+            Archived::SameOrNewer
+        );
+        // An earlier attempt of the same record that went in bare proves it too.
+        let mut stamped = ours("100", true);
+        stamped
+            .item
+            .insert("ArchivedAt".into(), AttributeValue::N("1".into()));
+        let bare = record.item.clone();
+        assert_eq!(
+            judge(Some(&bare), &stamped, "ArchiveVersion", &names()),
             Archived::SameOrNewer
         );
         let mut other = record.item.clone();
         other.insert("x".into(), AttributeValue::Null(true));
         assert!(matches!(
-            judge(Some(&other), &record, "ArchiveVersion"),
+            judge(Some(&other), &record, "ArchiveVersion", &names()),
             Archived::Unprovable(_)
         ));
     }

@@ -831,6 +831,17 @@ mod tests {
                     ..Default::default()
                 },
             ),
+            // Room for the archived-at stamp after the version, not for the expiry before it:
+            // they are kept in order, so neither.
+            (
+                VERSION + ARCHIVED_AT,
+                &["ArchiveVersion"][..],
+                DroppedAdditions {
+                    expiry: true,
+                    archived_at: true,
+                    ..Default::default()
+                },
+            ),
             (
                 VERSION,
                 &["ArchiveVersion"][..],

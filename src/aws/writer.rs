@@ -458,7 +458,12 @@ impl ArchiveWriter {
             Some(existing) => Some(existing),
             None => self.read_archived(group).await?,
         };
-        match archived::judge(existing.as_ref(), item, &self.version_attribute) {
+        match archived::judge(
+            existing.as_ref(),
+            item,
+            &self.version_attribute,
+            &self.additions,
+        ) {
             Archived::SameOrNewer => Ok(Answer::NewerKept),
             Archived::Older => Err(Failure::Transient(
                 "the archived item changed while it was compared".into(),

@@ -41,6 +41,8 @@ pub struct ArchiverAttributes {
     /// `ARCHIVE_TTL_ATTRIBUTE`, or its default: an archive's items may carry an expiry from an
     /// earlier retention even when the settings name none now.
     pub expiry: String,
+    /// The settings give a retention, so `expiry` is the stack's name, not a guess.
+    pub expiry_named: bool,
 }
 
 impl From<&Config> for ArchiverAttributes {
@@ -54,6 +56,7 @@ impl From<&Config> for ArchiverAttributes {
                 .map_or(DEFAULT_ARCHIVE_TTL_ATTRIBUTE.to_owned(), |e| {
                     e.attribute.clone()
                 }),
+            expiry_named: config.archive_expiry.is_some(),
         }
     }
 }
@@ -72,11 +75,13 @@ pub struct Restored {
     pub version_removed: bool,
 }
 
-/// The item to put back. The stamps are removed only when the item holds a version the
-/// archiver writes (otherwise they are the item's own data); the version stays (see the module
-/// comment) unless, with the TTL attribute set, the item would exceed DynamoDB's 400 KB: then it
-/// goes too, but only when the settings name every stamp the archiver may have added. The error
-/// says why an item cannot go back.
+/// The item to put back. The stamps are removed where they hold numbers: with a version the
+/// archiver writes, under the names the settings give or default to; without one (an item
+/// archived near 400 KB, or by a release before versions), under the names the settings give
+/// (the archiver never archives an item's own data under them: it refuses such an item). The
+/// version stays (see the module comment) unless, with the TTL attribute set, the item would
+/// exceed DynamoDB's 400 KB: then it goes too, but only when the settings name every stamp the
+/// archiver may have added. The error says why an item cannot go back.
 pub fn restored(
     mut item: Item,
     names: &ArchiverAttributes,
@@ -88,14 +93,13 @@ pub fn restored(
         Some(AttributeValue::S(text)) => Version::from_legacy(text),
         _ => None,
     };
-    if version.is_some() {
-        for stamp in [names.archived_at.as_ref(), Some(&names.expiry)]
-            .into_iter()
-            .flatten()
-        {
-            if matches!(item.get(stamp), Some(AttributeValue::N(_))) {
-                item.remove(stamp);
-            }
+    let expiry_stamp = (version.is_some() || names.expiry_named).then_some(&names.expiry);
+    for stamp in [names.archived_at.as_ref(), expiry_stamp]
+        .into_iter()
+        .flatten()
+    {
+        if matches!(item.get(stamp), Some(AttributeValue::N(_))) {
+            item.remove(stamp);
         }
     }
     match expiry {
@@ -115,12 +119,13 @@ pub fn restored(
     }
     let mut version_removed = false;
     if version.is_some() && item_size(&item) > MAX_ITEM_BYTES {
-        if names.archived_at.is_none() {
+        if names.archived_at.is_none() || !names.expiry_named {
             return Err(format!(
-                "with its TTL attribute and the archiver's {} the item would exceed 400 KB, and \
-                 the version can go only with every stamp of the archiver's: give the stack's \
-                 ARCHIVED_AT_ATTRIBUTE (its RestoreCommand output has it), or use --no-expiry; \
-                 nothing written",
+                "with its TTL attribute and the archiver's {} the item would exceed 400 KB; the \
+                 version can go only when every stamp of the archiver's is named (the stack's \
+                 ARCHIVED_AT_ATTRIBUTE, ARCHIVE_RETENTION_DAYS and ARCHIVE_TTL_ATTRIBUTE: its \
+                 RestoreCommand output has them), else restore it with --no-expiry; nothing \
+                 written",
                 names.version
             ));
         }
@@ -145,6 +150,7 @@ mod tests {
             version: "ArchiveVersion".into(),
             archived_at: Some("ArchivedAt".into()),
             expiry: "ArchiveExpiresAt".into(),
+            expiry_named: true,
         }
     }
 
@@ -225,17 +231,26 @@ mod tests {
     }
 
     #[test]
-    fn without_the_archiver_s_version_everything_is_the_item_s_own() {
+    fn without_the_archiver_s_version_only_the_stamps_named_go() {
+        // An item archived before versions, stamped: the stamps named go, or the function could
+        // never replace them at the next deletion.
         let mut item = archived();
         item.insert("ArchiveVersion".into(), AttributeValue::N("7".into()));
-        let restored = restored(item, &names(), &Expiry::TtlOff).unwrap();
-        assert_eq!(restored.version, None);
+        let restored_item = restored(item.clone(), &names(), &Expiry::TtlOff).unwrap();
+        assert_eq!(restored_item.version, None);
         assert_eq!(
-            restored.item.len(),
-            5,
-            "nothing removed: {:?}",
-            restored.item
+            sorted_names(&restored_item.item),
+            ["ArchiveVersion", "data", "pk"],
+            "the number under ArchiveVersion is the item's own"
         );
+        // Without a retention in the settings, the default expiry name is the item's own.
+        let unnamed = ArchiverAttributes {
+            archived_at: None,
+            expiry_named: false,
+            ..names()
+        };
+        let restored_item = restored(item, &unnamed, &Expiry::TtlOff).unwrap();
+        assert_eq!(restored_item.item.len(), 5, "nothing removed");
     }
 
     #[test]
@@ -272,11 +287,19 @@ mod tests {
         assert!(restored_item.version_removed);
         assert!(!restored_item.item.contains_key("ArchiveVersion"));
         assert!(item_size(&restored_item.item) <= MAX_ITEM_BYTES);
-        let unnamed = ArchiverAttributes {
-            archived_at: None,
-            ..names()
-        };
-        let err = restored(item, &unnamed, &expiry).unwrap_err();
-        assert!(err.contains("ARCHIVED_AT_ATTRIBUTE"), "{err}");
+        for unnamed in [
+            ArchiverAttributes {
+                archived_at: None,
+                ..names()
+            },
+            ArchiverAttributes {
+                expiry_named: false,
+                ..names()
+            },
+        ] {
+            let err = restored(item.clone(), &unnamed, &expiry).unwrap_err();
+            assert!(err.contains("ARCHIVED_AT_ATTRIBUTE"), "{err}");
+            assert!(err.contains("--no-expiry"), "{err}");
+        }
     }
 }
