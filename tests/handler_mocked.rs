@@ -377,13 +377,21 @@ async fn a_validation_error_is_narrowed_down_to_the_item_that_caused_it() {
     assert_eq!(outcome.archived, 99);
 }
 
-/// DynamoDB's answer to an item over 400 KB, as it words it.
-fn too_large() -> Answer {
+/// DynamoDB's answer to an item over 400 KB, as it words it (any operation).
+fn too_large<O, E>() -> MockResponse<O, E> {
     let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Item size has exceeded the maximum allowed size"}"#;
     MockResponse::Http(HttpResponse::new(
         StatusCode::try_from(400).unwrap(),
         SdkBody::from(body),
     ))
+}
+
+/// The settings that add all three of the archiver's attributes.
+fn stamped_settings() -> ttl_archiver::Config {
+    config(&[
+        ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
+        ("ARCHIVE_RETENTION_DAYS", "30"),
+    ])
 }
 
 /// The safety net for a size count that differs from DynamoDB's: an item refused as too large
@@ -401,10 +409,7 @@ async fn an_item_refused_as_too_large_goes_once_more_without_the_archiver_s_attr
             ok()
         }
     });
-    let settings = config(&[
-        ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
-        ("ARCHIVE_RETENTION_DAYS", "30"),
-    ]);
+    let settings = stamped_settings();
     let archiver = Archiver::with_retry_policy(&settings, answering, fast_retries());
     let outcome = run(&archiver, hundred_sessions(), Duration::from_secs(5)).await;
     assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
@@ -479,10 +484,7 @@ async fn an_item_that_kept_its_version_and_is_then_refused_is_counted_once() {
             ok()
         }
     });
-    let settings = config(&[
-        ("ARCHIVED_AT_ATTRIBUTE", "ArchivedAt"),
-        ("ARCHIVE_RETENTION_DAYS", "30"),
-    ]);
+    let settings = stamped_settings();
     let archiver = Archiver::with_retry_policy(&settings, client, fast_retries());
     let outcome = run(
         &archiver,
@@ -513,11 +515,7 @@ async fn a_bare_retry_that_finds_a_newer_version_is_not_counted_as_archived_bare
     let rule = mock!(Client::put_item).then_compute_response(move |_| {
         *counted.lock().unwrap() += 1;
         if *counted.lock().unwrap() == 1 {
-            let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Item size has exceeded the maximum allowed size"}"#;
-            return MockResponse::Http(HttpResponse::new(
-                StatusCode::try_from(400).unwrap(),
-                SdkBody::from(body),
-            ));
+            return too_large();
         }
         MockResponse::<PutItemOutput, PutItemError>::Error(
             PutItemError::ConditionalCheckFailedException(

@@ -36,9 +36,7 @@ pub fn judge(
         return Archived::Older;
     };
     let stored = match existing.get(version_attribute) {
-        Some(AttributeValue::B(bytes)) => Version::from_bytes(bytes.as_ref()),
-        Some(AttributeValue::S(text)) => Version::from_legacy(text),
-        Some(_) => None,
+        Some(value) => Version::stored(value),
         None => {
             // Items whose additions were dropped (near 400 KB) carry no version; the one case
             // that can still be proven is the archive holding this very projection, with or

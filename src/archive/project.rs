@@ -259,11 +259,10 @@ impl Projection {
     /// removed, so this deletion's values replace them. Anything else under those names is the
     /// item's own data and stays (a collision, reported).
     fn remove_earlier_archive_attributes(&self, image: &mut HashMap<String, AttributeValue>) {
-        let earlier_version = match image.get(&self.version_attribute) {
-            Some(AttributeValue::B(bytes)) => Version::from_bytes(bytes.as_ref()).is_some(),
-            Some(AttributeValue::S(text)) => Version::from_legacy(text).is_some(),
-            _ => false,
-        };
+        let earlier_version = image
+            .get(&self.version_attribute)
+            .and_then(Version::stored)
+            .is_some();
         if !earlier_version {
             return;
         }

@@ -49,6 +49,17 @@ impl Version {
         u32::from_be_bytes(self.0[..SECONDS_BYTES].try_into().expect("4 bytes"))
     }
 
+    /// The version an attribute holds as the archiver stores it: a binary, or an earlier
+    /// release's decimal string. `None` for anything else (the item's own data).
+    pub fn stored(value: &aws_sdk_dynamodb::types::AttributeValue) -> Option<Self> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        match value {
+            AttributeValue::B(bytes) => Self::from_bytes(bytes.as_ref()),
+            AttributeValue::S(text) => Self::from_legacy(text),
+            _ => None,
+        }
+    }
+
     /// A version read back from the archive; `None` unless it has the version's length.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         bytes.try_into().ok().map(Version)

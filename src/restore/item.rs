@@ -88,11 +88,7 @@ pub fn restored(
     expiry: &Expiry,
 ) -> Result<Restored, String> {
     let stored_version = item.get(&names.version).cloned();
-    let version = match &stored_version {
-        Some(AttributeValue::B(bytes)) => Version::from_bytes(bytes.as_ref()),
-        Some(AttributeValue::S(text)) => Version::from_legacy(text),
-        _ => None,
-    };
+    let version = stored_version.as_ref().and_then(Version::stored);
     let expiry_stamp = (version.is_some() || names.expiry_named).then_some(&names.expiry);
     for stamp in [names.archived_at.as_ref(), expiry_stamp]
         .into_iter()
