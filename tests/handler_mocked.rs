@@ -11,8 +11,10 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::batch_write_item::{
     BatchWriteItemError, BatchWriteItemInput, BatchWriteItemOutput,
 };
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
 use aws_sdk_dynamodb::types::error::{
-    ProvisionedThroughputExceededException, ResourceNotFoundException,
+    ConditionalCheckFailedException, ProvisionedThroughputExceededException,
+    ResourceNotFoundException,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use aws_sdk_dynamodb::Client;
@@ -448,17 +450,46 @@ async fn an_item_refused_as_too_large_goes_once_more_without_the_archiver_s_attr
         .filter(|request| request.len() == 1 && request[0]["PK"] == s("SESSION#000017"))
         .count();
     assert_eq!(
-        sent_alone, 2,
-        "alone with the attributes, then once without"
+        sent_alone, 3,
+        "alone with the attributes, once without the stamps, once without the version"
+    );
+
+    // Refused only with its stamps: the version stays, as near-limit items keep it first.
+    let (answering, _) = client(|items| {
+        let refused = items
+            .iter()
+            .any(|i| i["PK"] == s("SESSION#000017") && i.contains_key("ArchivedAt"));
+        if refused {
+            too_large()
+        } else {
+            ok()
+        }
+    });
+    let archiver = Archiver::with_retry_policy(&settings, answering, fast_retries());
+    let outcome = run(&archiver, hundred_sessions(), Duration::from_secs(5)).await;
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    assert_eq!(
+        outcome.additions_dropped,
+        [(
+            "4000000000017".to_owned(),
+            ttl_archiver::archive::project::DroppedAdditions {
+                expiry: true,
+                archived_at: true,
+                ..Default::default()
+            }
+        )]
     );
 }
 
 /// One record near the limit: its image is `MAX - spare` bytes by the tests' own size count.
 fn near_the_limit(spare: usize) -> (String, String) {
-    let event = keyed_event(
-        &[json!({"PK": {"S": "big"}})],
-        |_| json!({"Blob": {"S": ""}}),
-    );
+    near_the_limit_then(spare, 0)
+}
+
+/// Like [`near_the_limit`], followed by `later` small deletions of the same key.
+fn near_the_limit_then(spare: usize, later: usize) -> (String, String) {
+    let keys = vec![json!({"PK": {"S": "big"}}); 1 + later];
+    let event = keyed_event(&keys, |_| json!({"Blob": {"S": ""}}));
     let mut event: serde_json::Value = serde_json::from_str(&event).unwrap();
     let image = event["Records"][0]["dynamodb"]["OldImage"]
         .as_object_mut()
@@ -500,16 +531,70 @@ async fn an_item_that_kept_its_version_and_is_then_refused_is_counted_once() {
     );
 }
 
+/// A conditional put of key `big` refused, AWS returning the item found: it holds a newer
+/// version.
+fn refused_with_a_newer_version() -> MockResponse<PutItemOutput, PutItemError> {
+    let newer = ttl_archiver::archive::version::archive_version(2_000_000_000, "1").unwrap();
+    MockResponse::Error(PutItemError::ConditionalCheckFailedException(
+        ConditionalCheckFailedException::builder()
+            .item("PK", s("big"))
+            .item("ArchiveVersion", newer.attribute_value())
+            .meta(meta("ConditionalCheckFailedException"))
+            .build(),
+    ))
+}
+
+/// Only items written count as archived without the archiver's attributes: not one a newer
+/// record of its key replaced in the batch, nor one the archive holds at a newer version.
+#[tokio::test]
+async fn items_not_written_are_not_counted_as_archived_bare() {
+    // Replaced by a later, small deletion of the same key.
+    let (event, _) = near_the_limit_then(10, 1);
+    let (client, _) = client(|_| ok());
+    let archiver = Archiver::with_retry_policy(&stamped_settings(), client, fast_retries());
+    let outcome = run(
+        &archiver,
+        StreamBatch::from_json(&event).unwrap(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(outcome.archived, 2);
+    assert!(
+        outcome.additions_dropped.is_empty(),
+        "{:?}",
+        outcome.additions_dropped
+    );
+
+    // A conditional put refused: the archive holds a newer version.
+    let (event, _) = near_the_limit(10);
+    let rule =
+        mock!(Client::put_item).then_compute_response(move |_| refused_with_a_newer_version());
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], |c| c
+        .retry_config(RetryConfig::disabled()));
+    let archiver = Archiver::with_retry_policy(
+        &config(&[("GLOBAL_ARCHIVE", "true")]),
+        client,
+        fast_retries(),
+    );
+    let outcome = run(
+        &archiver,
+        StreamBatch::from_json(&event).unwrap(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!((outcome.archived, outcome.newer_kept), (1, 1));
+    assert!(
+        outcome.additions_dropped.is_empty(),
+        "{:?}",
+        outcome.additions_dropped
+    );
+}
+
 /// A conditional put (a global archive) refused as too large, then, bare, refused because the
 /// archive holds a newer version: archived (the newer one is there), but not written bare.
 #[tokio::test]
 async fn a_bare_retry_that_finds_a_newer_version_is_not_counted_as_archived_bare() {
-    use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
-    use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
     let (event, _) = near_the_limit(50);
-    let newer = ttl_archiver::archive::version::archive_version(2_000_000_000, "1")
-        .unwrap()
-        .attribute_value();
     let calls = Arc::new(Mutex::new(0));
     let counted = calls.clone();
     let rule = mock!(Client::put_item).then_compute_response(move |_| {
@@ -517,15 +602,7 @@ async fn a_bare_retry_that_finds_a_newer_version_is_not_counted_as_archived_bare
         if *counted.lock().unwrap() == 1 {
             return too_large();
         }
-        MockResponse::<PutItemOutput, PutItemError>::Error(
-            PutItemError::ConditionalCheckFailedException(
-                ConditionalCheckFailedException::builder()
-                    .item("PK", s("big"))
-                    .item("ArchiveVersion", newer.clone())
-                    .meta(meta("ConditionalCheckFailedException"))
-                    .build(),
-            ),
-        )
+        refused_with_a_newer_version()
     });
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], |c| c
         .retry_config(RetryConfig::disabled()));

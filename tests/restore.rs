@@ -356,6 +356,26 @@ async fn a_live_item_is_never_overwritten_without_overwrite() {
         "{stdout}"
     );
     assert_eq!(t.items("source").await[1], newer);
+
+    // An older version as an earlier release's decimal string is replaced: the condition
+    // compares it as a string (a binary never compares with one).
+    let mut legacy = live.clone();
+    legacy.insert(
+        "ArchiveVersion".into(),
+        AttributeValue::S(
+            archive_version(FIRST_SECOND - 1_000, "9")
+                .unwrap()
+                .legacy_text(),
+        ),
+    );
+    t.put("source", legacy).await;
+    let (code, stdout, _) = t.restore(&["--key", &key(1), "--overwrite"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains(": restored"), "{stdout}");
+    assert_eq!(
+        t.items("source").await[1]["data"],
+        AttributeValue::S("item 1".into())
+    );
 }
 
 #[tokio::test]

@@ -233,6 +233,16 @@ mod tests {
             judge(Some(&bare), &stamped, "ArchiveVersion", &names()),
             Archived::SameOrNewer
         );
+        // A copy that holds only part of this record's attributes (an older deletion, before
+        // the item gained `data`) is another deletion's.
+        let mut fuller = ours("100", true);
+        fuller
+            .item
+            .insert("data".into(), AttributeValue::S("x".into()));
+        assert!(matches!(
+            judge(Some(&record.item), &fuller, "ArchiveVersion", &names()),
+            Archived::Unprovable(_)
+        ));
         let mut other = record.item.clone();
         other.insert("x".into(), AttributeValue::Null(true));
         assert!(matches!(

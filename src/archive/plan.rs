@@ -43,7 +43,8 @@ pub struct BatchPlan {
     /// Selected records that cannot be archived: sequence number and reason.
     pub failed: Vec<(String, String)>,
     /// Records whose item goes without some of the archiver's own attributes, which would have
-    /// taken it over 400 KB, and which.
+    /// taken it over 400 KB, and which (the items to write: a record a newer one of its key
+    /// replaced is not among them).
     pub additions_dropped: Vec<(String, DroppedAdditions)>,
     /// BatchWriteItem requests, one key at most once across all of them.
     pub chunks: Vec<Vec<WriteGroup>>,
@@ -93,17 +94,20 @@ pub fn plan_batch(
             return Err(BatchError::Unidentifiable { index });
         };
         match projection.project(seq.clone(), record.change, archived_at, raw.get().len()) {
-            Ok(item) => {
-                if item.dropped.any() {
-                    plan.additions_dropped.push((seq, item.dropped));
-                }
-                items.push(item)
-            }
+            Ok(item) => items.push(item),
             Err(err) => plan.failed.push((seq, err.to_string())),
         }
     }
     drop(batch);
     plan.chunks = chunk(dedupe(items), MAX_ITEMS_PER_REQUEST, MAX_REQUEST_BYTES);
+    // The items that will be written, not those a newer record of the same key replaced.
+    plan.additions_dropped = plan
+        .chunks
+        .iter()
+        .flatten()
+        .filter(|group| group.item.dropped.any())
+        .map(|group| (group.item.sequence_number.clone(), group.item.dropped))
+        .collect();
     Ok(plan)
 }
 

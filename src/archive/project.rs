@@ -244,15 +244,6 @@ impl Projection {
         })
     }
 
-    /// The names of the attributes this projection adds, as they would stand in an item. An
-    /// archive item holds them only as additions: the projection refuses an image that holds
-    /// one of its own (`AttributeCollision`).
-    pub fn addition_names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.version_attribute.as_str())
-            .chain(self.archive_expiry.as_ref().map(|e| e.attribute.as_str()))
-            .chain(self.archived_at_attribute.as_deref())
-    }
-
     /// An item restored from the archive still holds what the archiver added when it was
     /// archived before. Its version attribute, holding a version the archiver writes, marks it:
     /// then that version, and the archived-at and expiry attributes where they hold numbers, are

@@ -93,10 +93,13 @@ pub struct WriteReport {
     /// Requests that were sent again after a transient failure or UnprocessedItems.
     pub retries: u32,
     /// Records whose item DynamoDB refused as over 400 KB with the archiver's attributes, then
-    /// took without them (the safety net for a size count that differs from DynamoDB's): their
-    /// sequence numbers, once written (not when the archive held a newer version, nor when the
-    /// bare item failed too).
-    pub stripped: Vec<String>,
+    /// took with fewer (the safety net for a size count that differs from DynamoDB's): their
+    /// sequence numbers and what the item went without, once written (not when the archive held
+    /// a newer version, nor when the item failed anyway).
+    pub stripped: Vec<(String, DroppedAdditions)>,
+    /// The items not written because the archive holds their key at the same or a newer
+    /// version (conditional writes): their sequence numbers.
+    pub newer_in_archive: Vec<String>,
 }
 
 impl WriteReport {
@@ -107,6 +110,7 @@ impl WriteReport {
         self.requests += other.requests;
         self.retries += other.retries;
         self.stripped.extend(other.stripped);
+        self.newer_in_archive.extend(other.newer_in_archive);
     }
 
     fn fail(&mut self, groups: &[WriteGroup], error: &WriteError) {
@@ -151,8 +155,12 @@ pub struct ArchiveWriter {
     endpoint: Arc<str>,
     table_name: Arc<str>,
     version_attribute: Arc<str>,
-    /// The attributes the projection adds (version, expiry, archived-at): an item refused as too
-    /// large goes again without them.
+    /// The stamps the projection adds, by kind: an item refused as too large goes again without
+    /// them, then without its version too.
+    expiry_attribute: Option<Arc<str>>,
+    archived_at_attribute: Option<Arc<str>>,
+    /// Every attribute the projection adds (version, expiry, archived-at), for the judgement of
+    /// a refused put.
     additions: Arc<[String]>,
     mode: WriteMode,
     max_concurrency: usize,
@@ -185,6 +193,8 @@ impl ArchiveWriter {
             client,
             table_name: table_name.into(),
             version_attribute: version_attribute.into(),
+            expiry_attribute: None,
+            archived_at_attribute: None,
             additions: Arc::from([version_attribute.to_owned()]),
             mode: WriteMode::Batch,
             max_concurrency: max_concurrency.max(1),
@@ -197,11 +207,16 @@ impl ArchiveWriter {
         self
     }
 
-    /// The names of every attribute the projection adds (see [`Projection::addition_names`]).
-    ///
-    /// [`Projection::addition_names`]: crate::archive::project::Projection::addition_names
-    pub fn with_additions<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
-        self.additions = names.into_iter().map(str::to_owned).collect();
+    /// The stamps the projection adds beside the version: the expiry's and the archived-at
+    /// attribute's names, when configured.
+    pub fn with_stamps(mut self, expiry: Option<&str>, archived_at: Option<&str>) -> Self {
+        self.expiry_attribute = expiry.map(Arc::from);
+        self.archived_at_attribute = archived_at.map(Arc::from);
+        self.additions = std::iter::once(self.version_attribute.as_ref())
+            .chain(expiry)
+            .chain(archived_at)
+            .map(str::to_owned)
+            .collect();
         self
     }
 
@@ -285,8 +300,8 @@ impl ArchiveWriter {
         let mut work = vec![chunk];
         while let Some(mut groups) = work.pop() {
             let mut attempt = 0u32;
-            // The sequence number of an item sent again without the archiver's attributes:
-            // reported as such only once it is written.
+            // An item sent again with fewer of the archiver's attributes, and what it went
+            // without: reported as such only once it is written.
             let mut stripped = None;
             loop {
                 attempt += 1;
@@ -299,6 +314,9 @@ impl ArchiveWriter {
                         let records = groups.iter().map(WriteGroup::record_count).sum::<usize>();
                         report.archived += records;
                         report.newer_kept += records;
+                        report
+                            .newer_in_archive
+                            .extend(groups.iter().map(|g| g.item.sequence_number.clone()));
                         break;
                     }
                     Ok(Ok(Answer::Written(unprocessed))) => {
@@ -327,17 +345,19 @@ impl ArchiveWriter {
                         break;
                     }
                     // The projection measured the item under 400 KB and DynamoDB counted it over
-                    // (the rules leave some shapes, sets among them, undocumented): once, the data
-                    // alone. It then has no version, as an item near the limit may not.
+                    // (the rules leave some shapes, sets among them, undocumented): in the
+                    // documented order, once without the stamps, then once without the version.
                     Failure::Permanent(WriteError::Rejected { code, message })
                         if code == "ValidationException"
                             && message.contains(ITEM_TOO_LARGE)
                             && self.strip_additions(&mut groups) =>
                     {
-                        stripped = Some(groups[0].item.sequence_number.clone());
+                        let item = &groups[0].item;
+                        stripped = Some((item.sequence_number.clone(), item.dropped));
                         tracing::warn!(
-                            sequence_number = %groups[0].item.sequence_number,
-                            "DynamoDB refused the item as over 400 KB with the archiver's attributes: sent again without them"
+                            sequence_number = %item.sequence_number,
+                            "DynamoDB refused the item as over 400 KB: sent again {}",
+                            item.dropped.describe()
                         );
                         continue;
                     }
@@ -369,8 +389,9 @@ impl ArchiveWriter {
         report
     }
 
-    /// Takes the archiver's attributes out of the one item in `groups`; false when it has none
-    /// to take (it went in bare already), or `groups` holds more than one item.
+    /// Takes the next of the archiver's attributes out of the one item in `groups`, in the
+    /// order near-limit items lose them: the stamps it still holds, else the version. False when
+    /// it has none to take (it went in bare already), or `groups` holds more than one item.
     fn strip_additions(&self, groups: &mut [WriteGroup]) -> bool {
         let [group] = groups else {
             return false;
@@ -379,10 +400,22 @@ impl ArchiveWriter {
         if item.dropped.version {
             return false;
         }
-        for name in self.additions.iter() {
-            item.item.remove(name);
+        let mut took_a_stamp = false;
+        for (name, dropped) in [
+            (&self.expiry_attribute, &mut item.dropped.expiry),
+            (&self.archived_at_attribute, &mut item.dropped.archived_at),
+        ] {
+            if let Some(name) = name {
+                if item.item.remove(name.as_ref()).is_some() {
+                    *dropped = true;
+                    took_a_stamp = true;
+                }
+            }
         }
-        item.dropped = DroppedAdditions::ALL;
+        if !took_a_stamp {
+            item.item.remove(self.version_attribute.as_ref());
+            item.dropped = DroppedAdditions::ALL;
+        }
         true
     }
 

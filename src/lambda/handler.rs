@@ -49,7 +49,13 @@ impl Archiver {
             retry,
         )
         .with_mode(mode)
-        .with_additions(projection.addition_names());
+        .with_stamps(
+            projection
+                .archive_expiry
+                .as_ref()
+                .map(|expiry| expiry.attribute.as_str()),
+            projection.archived_at_attribute.as_deref(),
+        );
         Archiver {
             projection,
             writer,
@@ -85,15 +91,22 @@ impl Archiver {
         let plan = plan_batch(&self.projection, batch, epoch_ms() / 1000)?;
         let report = self.writer.write(plan.chunks, stop_at).await;
         let mut additions_dropped = plan.additions_dropped;
-        // An item sent again bare went without all of them, whatever the plan had dropped.
-        for seq in report.stripped {
+        // An item sent again with fewer went without what the writer says, whatever the plan had.
+        for (seq, dropped) in report.stripped {
             additions_dropped.retain(|(planned, _)| *planned != seq);
-            additions_dropped.push((seq, DroppedAdditions::ALL));
+            additions_dropped.push((seq, dropped));
         }
-        // Only what was written went in without the archiver's attributes.
-        if !additions_dropped.is_empty() && !report.failed.is_empty() {
-            let failed: HashSet<&str> = report.failed.iter().map(|(s, _)| s.as_str()).collect();
-            additions_dropped.retain(|(seq, _)| !failed.contains(seq.as_str()));
+        // Only what was written went in without the archiver's attributes: not what failed, nor
+        // what the archive held at a newer version.
+        let something_unwritten = !report.failed.is_empty() || !report.newer_in_archive.is_empty();
+        if !additions_dropped.is_empty() && something_unwritten {
+            let not_written: HashSet<&str> = report
+                .failed
+                .iter()
+                .map(|(seq, _)| seq.as_str())
+                .chain(report.newer_in_archive.iter().map(String::as_str))
+                .collect();
+            additions_dropped.retain(|(seq, _)| !not_written.contains(seq.as_str()));
         }
         let mut failed = plan.failed;
         failed.extend(

@@ -38,8 +38,7 @@ pub enum Expiry {
 pub struct ArchiverAttributes {
     pub version: String,
     pub archived_at: Option<String>,
-    /// `ARCHIVE_TTL_ATTRIBUTE`, or its default: an archive's items may carry an expiry from an
-    /// earlier retention even when the settings name none now.
+    /// `ARCHIVE_TTL_ATTRIBUTE`, or its default; a stamp only when `expiry_named`.
     pub expiry: String,
     /// The settings give a retention, so `expiry` is the stack's name, not a guess.
     pub expiry_named: bool,
@@ -75,10 +74,10 @@ pub struct Restored {
     pub version_removed: bool,
 }
 
-/// The item to put back. The stamps are removed where they hold numbers: with a version the
-/// archiver writes, under the names the settings give or default to; without one (an item
-/// archived near 400 KB, or by a release before versions), under the names the settings give
-/// (the archiver never archives an item's own data under them: it refuses such an item). The
+/// The item to put back. The stamps are removed where they hold numbers, under the names the
+/// settings give (the archiver never archives an item's own data under them: it refuses such an
+/// item), with or without a version (an item archived near 400 KB, or by a release before
+/// versions, has none). The
 /// version stays (see the module comment) unless, with the TTL attribute set, the item would
 /// exceed DynamoDB's 400 KB: then it goes too, but only when the settings name every stamp the
 /// archiver may have added. The error says why an item cannot go back.
@@ -89,7 +88,10 @@ pub fn restored(
 ) -> Result<Restored, String> {
     let stored_version = item.get(&names.version).cloned();
     let version = stored_version.as_ref().and_then(Version::stored);
-    let expiry_stamp = (version.is_some() || names.expiry_named).then_some(&names.expiry);
+    // Only the names the settings give: a default name may be the item's own attribute (a stack
+    // without a retention never refuses an item holding it), and a stamp left beside the
+    // version is taken off by the function at the next deletion anyway.
+    let expiry_stamp = names.expiry_named.then_some(&names.expiry);
     for stamp in [names.archived_at.as_ref(), expiry_stamp]
         .into_iter()
         .flatten()
@@ -198,16 +200,25 @@ mod tests {
 
     #[test]
     fn without_the_settings_an_unnamed_stamp_stays_beside_the_version() {
-        // The recipe as written: no ARCHIVED_AT_ATTRIBUTE. The stamp stays with the version, so
-        // that the function recognises both at the next deletion.
+        // The recipe as written: no attribute settings. The stamps stay with the version, so
+        // that the function recognises them all at the next deletion; and a number under the
+        // default expiry name may be the item's own (a stack without a retention never refuses
+        // it), so it stays too.
         let bare = ArchiverAttributes {
             archived_at: None,
+            expiry_named: false,
             ..names()
         };
         let restored = restored(archived(), &bare, &Expiry::TtlOff).unwrap();
         assert_eq!(
             sorted_names(&restored.item),
-            ["ArchiveVersion", "ArchivedAt", "data", "pk"]
+            [
+                "ArchiveExpiresAt",
+                "ArchiveVersion",
+                "ArchivedAt",
+                "data",
+                "pk"
+            ]
         );
     }
 
