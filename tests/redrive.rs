@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -120,6 +121,16 @@ fn redrive_through(
     env: &[(&str, &str)],
     args: &[&str],
 ) -> (i32, String) {
+    let (code, stdout, _) = redrive_with_stderr(servers, s3_endpoint, env, args);
+    (code, stdout)
+}
+
+fn redrive_with_stderr(
+    servers: &Servers,
+    s3_endpoint: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, String, String) {
     let Output {
         status,
         stdout,
@@ -138,11 +149,9 @@ fn redrive_through(
         .output()
         .expect("run ttl-archiver-redrive");
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
-    eprintln!(
-        "stdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&stderr)
-    );
-    (status.code().unwrap_or(-1), stdout)
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    eprintln!("stdout:\n{stdout}\nstderr:\n{stderr}");
+    (status.code().unwrap_or(-1), stdout, stderr)
 }
 
 async fn archive_size(servers: &Servers) -> usize {
@@ -253,7 +262,20 @@ async fn dry_run_writes_nothing_and_moves_nothing() {
     let (code, out) = redrive(&servers, &["--dry-run", &format!("s3://{BUCKET}/{PREFIX}")]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("would archive 2 (1000000000000000000200, 1000000000000000000600), skip 4"),
+        out.contains(
+            "a-object: parked: RetryAttemptsExhausted after 11 invocations, 2026-11-24T10:00:00.000Z; \
+             would archive 2, already archived 0, newer archived 0, skip 4, cannot archive 0\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "\n  1000000000000000000200 {\"PK\":{\"S\":\"SESSION#a1f3\"}} deleted 2026-11-18T11:06:42Z: would archive\n"
+        ),
+        "the key and when TTL deleted it (1795000002): {out}"
+    );
+    assert!(
+        out.contains("summary: 1 object (0 unreadable); 2 records would be archived, 0 already archived, 0 newer archived, 4 skipped, 0 cannot be archived"),
         "{out}"
     );
     assert_eq!(archive_size(&servers).await, 0);
@@ -678,19 +700,19 @@ fn an_unreachable_dynamodb_is_named_with_its_cause_within_the_timeout() {
         ],
         &["--timeout", "2", file.to_str().unwrap()],
     );
-    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(code, Some(2), "stopped before the first object: {out}{err}");
     assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
     assert!(
-        out.contains(&format!("connection to {closed} failed: ")),
-        "the endpoint tried is named: {out}"
+        err.contains(&format!("connection to {closed} failed: ")),
+        "the endpoint tried is named: {err}"
     );
     assert!(
-        out.to_lowercase().contains("connect"),
-        "the cause is named: {out}"
+        err.to_lowercase().contains("connect"),
+        "the cause is named: {err}"
     );
     assert!(
-        !out.contains("invocation"),
-        "a command line has no invocation: {out}"
+        !err.contains("invocation"),
+        "a command line has no invocation: {err}"
     );
 }
 
@@ -728,19 +750,36 @@ async fn many_objects_at_once_keep_each_line_whole_and_the_totals_exact() {
     // Readable lines first, in a dry run: one whole line per object, then the summary.
     let (code, out) = redrive(&servers, &["--dry-run", "--parallel", "6", &source]);
     assert_eq!(code, 1, "records that cannot be archived: {out}");
-    let lines: Vec<&str> = out.lines().collect();
+    // Each object's block is whole: its line, then its records' lines, indented.
+    let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with("  ")).collect();
     assert_eq!(lines.len(), GOOD + 5, "{out}");
+    let records: Vec<&str> = out.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(records.len(), GOOD * RECORDS + 4, "{out}");
+    let mut current = "";
+    for line in out.lines() {
+        match line.strip_prefix("  ") {
+            None => current = line.split(": ").next().unwrap(),
+            Some(record) if current.contains("/good-") => {
+                let tag = &current[current.len() - 2..];
+                assert!(
+                    record.contains(&format!("SESSION#{tag}-")),
+                    "{current}: {record}"
+                );
+            }
+            Some(_) => assert!(current.contains("/partial-"), "{current}: {line}"),
+        }
+    }
     let (summary, objects) = lines.split_last().unwrap();
     assert!(
         objects
             .iter()
             .all(|line| line.starts_with(&format!("s3://{BUCKET}/{PREFIX}"))
-                && (line.contains(": would archive ") || line.contains(": error: "))),
+                && (line.contains("; would archive ") || line.contains(": error: "))),
         "{out}"
     );
     assert!(
         summary.starts_with(&format!(
-            "summary: {} objects (0 done, {0} kept, 2 unreadable); {} records would be archived, 0 skipped, 4 failed",
+            "summary: {} objects (2 unreadable); {} records would be archived, 0 already archived, 0 newer archived, 0 skipped, 4 cannot be archived",
             GOOD + 4,
             GOOD * RECORDS
         )),
@@ -824,12 +863,15 @@ async fn a_flag_wins_over_its_variable() {
     let file = repo_path("events/ttl-remove.json");
     let file = file.to_str().unwrap();
     let elsewhere = [("TABLE_NAME", "not-the-archive")];
-    let (code, out) = redrive_through(&servers, &servers.s3_endpoint, &elsewhere, &[file]);
+    let (code, out, err) = redrive_with_stderr(&servers, &servers.s3_endpoint, &elsewhere, &[file]);
     assert_eq!(
-        code, 1,
+        code, 2,
         "the variable alone names a table that does not exist: {out}"
     );
-    assert!(out.contains("ResourceNotFoundException"), "{out}");
+    assert!(
+        err.contains("the archive table not-the-archive does not exist"),
+        "{err}"
+    );
     assert_eq!(archive_size(&servers).await, 0);
 
     let (code, out) = redrive_through(
@@ -906,5 +948,132 @@ fn the_readme_shows_the_help_the_tool_prints() {
         shown,
         String::from_utf8_lossy(&help.stdout),
         "paste the new --help into the README"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_table_stops_the_dry_run_and_the_run_before_any_object() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    put(
+        &servers,
+        &format!("{PREFIX}a-object"),
+        invocation_record(event_value("ttl-remove.json")),
+    )
+    .await;
+    let source = format!("s3://{BUCKET}/{PREFIX}");
+    for dry_run in [true, false] {
+        let mut args = vec!["--table-name", "no-such-table", source.as_str()];
+        if dry_run {
+            args.insert(0, "--dry-run");
+        }
+        let (code, out, err) = redrive_with_stderr(&servers, &servers.s3_endpoint, &[], &args);
+        assert_eq!(code, 2, "dry run {dry_run}: {out}{err}");
+        assert!(
+            err.contains(
+                "ttl-archiver-redrive: the archive table no-such-table does not exist in us-east-1 \
+                 (TABLE_NAME or --table-name); nothing was read, written or moved"
+            ),
+            "{err}"
+        );
+        assert!(out.is_empty(), "no object line, no summary: {out}");
+    }
+    assert_eq!(keys(&servers).await, [format!("{PREFIX}a-object")]);
+}
+
+/// The dry run and the run on the same state, object by object: the dry run's would archive,
+/// already and newer archived add up to what the run archives, the last two to what it found
+/// in place, and both name the same records as failing. The objects hold no key another one
+/// writes (a run takes them in turn and would see the earlier one's writes; the records are
+/// archived either way, counted in the other column).
+#[tokio::test]
+async fn the_dry_run_says_record_by_record_what_the_run_then_does() {
+    let Some(servers) = servers().await else {
+        return;
+    };
+    // The archive holds SESSION#a1f3 at its deletion of 1795000001 (sequence number 100).
+    archive_live(&servers, &one_session(true)).await;
+    let objects = [
+        ("b-older", one_session(false)),
+        ("c-sessions", event_value("ttl-remove.json")),
+        ("d-no-old-image", event_value("no-old-image.json")),
+    ];
+    for (name, event) in &objects {
+        put(
+            &servers,
+            &format!("{PREFIX}{name}"),
+            invocation_record(event.clone()),
+        )
+        .await;
+    }
+    let source = format!("s3://{BUCKET}/{PREFIX}");
+    let before = scan_all(&admin_client(&servers.db.endpoint).await, "archive").await;
+
+    let (code, text) = redrive(&servers, &["--dry-run", "--parallel", "1", &source]);
+    assert_eq!(code, 1, "records that cannot be archived: {text}");
+    assert!(
+        text.contains("b-older: parked: RetryAttemptsExhausted after 11 invocations, 2026-11-24T10:00:00.000Z; would archive 0, already archived 0, newer archived 1, skip 0, cannot archive 0\n  900000000000000000100 {\"PK\":{\"S\":\"SESSION#a1f3\"}} deleted 2026-11-18T10:06:41Z: newer archived\n"),
+        "{text}"
+    );
+    for line in [
+        "  1000000000000000000100 {\"PK\":{\"S\":\"SESSION#a1f3\"}} deleted 2026-11-18T11:06:41Z: already archived",
+        "  1000000000000000000200 {\"PK\":{\"S\":\"SESSION#b2e4\"}} deleted 2026-11-18T11:06:42Z: would archive",
+        "  1000000000000000000300 {\"PK\":{\"S\":\"SESSION#c3d5\"}} deleted 2026-11-18T11:06:43Z: would archive",
+    ] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    let (_, dry) = redrive(
+        &servers,
+        &["--dry-run", "--output", "json", "--parallel", "1", &source],
+    );
+    assert_eq!(
+        scan_all(&admin_client(&servers.db.endpoint).await, "archive").await,
+        before,
+        "a dry run writes nothing"
+    );
+    let (_, run) = redrive(&servers, &["--output", "json", "--parallel", "1", &source]);
+
+    let by_object = |out: &str| -> BTreeMap<String, Value> {
+        out.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["type"] == "object")
+            .map(|v| (v["object"].as_str().unwrap().to_owned(), v))
+            .collect()
+    };
+    let (dry, run) = (by_object(&dry), by_object(&run));
+    assert_eq!(dry.len(), objects.len(), "{dry:?}");
+    let failing = |v: &Value| -> Vec<String> {
+        v["failed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["sequence_number"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut compared = BTreeMap::new();
+    for (object, d) in &dry {
+        let r = &run[object];
+        let count =
+            |v: &Value, field: &str| v[field].as_u64().unwrap_or_else(|| panic!("{field}: {v}"));
+        let would = d["would_archive"].as_array().unwrap().len() as u64;
+        let found = count(d, "already_archived") + count(d, "newer_archived");
+        assert_eq!(would + found, count(r, "archived"), "{object}: {d} / {r}");
+        assert_eq!(found, count(r, "newer_kept"), "{object}: {d} / {r}");
+        assert_eq!(count(d, "skipped"), count(r, "skipped"), "{object}");
+        assert_eq!(failing(d), failing(r), "{object}");
+        compared.insert(
+            object.rsplit('/').next().unwrap().to_owned(),
+            (would, found, failing(d).len()),
+        );
+    }
+    assert_eq!(
+        compared,
+        BTreeMap::from([
+            ("b-older".to_owned(), (0, 1, 0)),
+            ("c-sessions".to_owned(), (2, 1, 0)),
+            ("d-no-old-image".to_owned(), (0, 0, 2)),
+        ]),
+        "the state exercises every verdict"
     );
 }

@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput, PutItemOutput};
 use aws_sdk_dynamodb::types::error::{ConditionalCheckFailedException, ResourceNotFoundException};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -53,10 +54,24 @@ fn replay(dry_run: bool, missing: &'static str) -> Replay {
             )
         });
     let written = mock!(Client::put_item).then_output(|| PutItemOutput::builder().build());
+    // A dry run reads instead: SESSION#a1f3 archived newer, the rest absent.
+    let read_newer = mock!(Client::get_item)
+        .match_requests(|input| {
+            input.key().and_then(|k| k.get("PK")) == Some(&AttributeValue::S("SESSION#a1f3".into()))
+        })
+        .then_output(|| {
+            let later =
+                ttl_archiver::archive::version::archive_version(1_900_000_000, "1").unwrap();
+            GetItemOutput::builder()
+                .item("PK", AttributeValue::S("SESSION#a1f3".into()))
+                .item("ArchiveVersion", later.attribute_value())
+                .build()
+        });
+    let read_absent = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
     let client = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
-        [&newer, &missing, &written],
+        [&newer, &missing, &written, &read_newer, &read_absent],
         |c| c.retry_config(RetryConfig::disabled())
     );
     Replay::new(
@@ -97,7 +112,7 @@ async fn an_object_whose_records_are_all_archived_is_done() {
 }
 
 #[tokio::test]
-async fn a_dry_run_lists_what_it_would_write() {
+async fn a_dry_run_reads_the_archive_and_lists_what_it_would_write() {
     let report = replay(true, "none")
         .object("ttl-remove.json", read_event("ttl-remove.json").as_bytes())
         .await;
@@ -107,12 +122,12 @@ async fn a_dry_run_lists_what_it_would_write() {
         report.would_archive.as_deref(),
         Some(
             &[
-                "1000000000000000000100".to_owned(),
                 "1000000000000000000200".to_owned(),
                 "1000000000000000000300".to_owned()
             ][..]
         )
     );
+    assert_eq!(report.newer_archived, Some(1), "SESSION#a1f3");
 }
 
 #[tokio::test]

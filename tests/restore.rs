@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
@@ -508,18 +508,10 @@ async fn with_ttl_on_the_source_an_expiry_must_be_chosen_and_is_set_as_asked() {
     );
     assert!(t.items("source").await.is_empty(), "nothing written");
 
-    let before = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let before = now_seconds();
     let (code, _, _) = t.restore(&["--key", &key(0), "--expires-in", "30d"]);
     assert_eq!(code, 0);
-    let restored = &t.items("source").await[0];
-    let expires: u64 = restored["expires"].as_n().unwrap().parse().unwrap();
-    assert!(
-        (before + 30 * 86_400..=before + 30 * 86_400 + 60).contains(&expires),
-        "{expires}"
-    );
+    assert_expires_in_30_days(&t.items("source").await[0]["expires"], before);
 
     let (code, _, _) = t.restore(&["--key", &key(1), "--no-expiry"]);
     assert_eq!(code, 0);
@@ -527,11 +519,165 @@ async fn with_ttl_on_the_source_an_expiry_must_be_chosen_and_is_set_as_asked() {
 }
 
 #[tokio::test]
-async fn expires_in_is_refused_where_the_source_has_no_ttl() {
-    let Some(t) = tables(1).await else { return };
-    let (code, _, stderr) = t.restore(&["--all", "--expires-in", "1d"]);
+async fn with_ttl_off_expires_in_needs_the_attribute_named_and_warns() {
+    let Some(t) = tables(2).await else { return };
+    let (code, _, stderr) = t.restore(&["--all", "--expires-in", "30d"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("TTL off"), "{stderr}");
+    assert!(
+        stderr.contains("TTL off") && stderr.contains("--ttl-attribute NAME"),
+        "{stderr}"
+    );
+    assert!(t.items("source").await.is_empty(), "nothing written");
+
+    let before = now_seconds();
+    let (code, _, stderr) = t.restore(&[
+        "--all",
+        "--ttl-attribute",
+        "ExpirationTime",
+        "--expires-in",
+        "30d",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("ttl-archiver-restore: warning: the source table has TTL off")
+            && stderr.contains("only once TTL is on again with attribute ExpirationTime"),
+        "{stderr}"
+    );
+    for item in t.items("source").await {
+        assert_expires_in_30_days(&item["ExpirationTime"], before);
+    }
+}
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `value` is 30 days after `before`, give or take the run's minute.
+fn assert_expires_in_30_days(value: &AttributeValue, before: u64) {
+    let expires: u64 = value.as_n().unwrap().parse().unwrap();
+    assert!(
+        (before + 30 * 86_400..=before + 30 * 86_400 + 60).contains(&expires),
+        "{expires}"
+    );
+}
+
+#[tokio::test]
+async fn a_ttl_attribute_other_than_the_sources_is_refused() {
+    let Some(t) = tables_with_ttl().await else {
+        return;
+    };
+    let (code, _, stderr) = t.restore(&[
+        "--all",
+        "--ttl-attribute",
+        "ExpirationTime",
+        "--expires-in",
+        "30d",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("names ExpirationTime, but the source table's TTL attribute is expires"),
+        "{stderr}"
+    );
+}
+
+/// The dry run and the run with `--overwrite`, on the same live items, item by item: absent,
+/// live without a version, live older (binary and an earlier release's string), live the same,
+/// live newer, and a version of another type. DynamoDB judges the run's condition; the dry run
+/// must say the same of each.
+#[tokio::test]
+async fn a_dry_run_with_overwrite_says_item_by_item_what_the_run_does() {
+    let Some(t) = tables(7).await else { return };
+    let live = |i: usize, version: Option<AttributeValue>| {
+        let mut item = HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(format!("USER#{i:05}"))),
+            ("data".to_owned(), AttributeValue::S("live".into())),
+        ]);
+        if let Some(version) = version {
+            item.insert("ArchiveVersion".to_owned(), version);
+        }
+        item
+    };
+    let second = |i: usize, offset: i64| FIRST_SECOND + i as i64 + offset;
+    // 0: absent.
+    t.put("source", live(1, None)).await;
+    let older = archive_version(second(2, -1), "9").unwrap();
+    t.put("source", live(2, Some(older.attribute_value())))
+        .await;
+    let older_legacy = archive_version(second(3, -1), "9").unwrap().legacy_text();
+    t.put("source", live(3, Some(AttributeValue::S(older_legacy))))
+        .await;
+    t.put(
+        "source",
+        live(4, Some(archived_item(4)["ArchiveVersion"].clone())),
+    )
+    .await;
+    let newer = archive_version(second(5, 1), "9").unwrap();
+    t.put("source", live(5, Some(newer.attribute_value())))
+        .await;
+    t.put("source", live(6, Some(AttributeValue::N("1".into()))))
+        .await;
+
+    let statuses = |stdout: &str| -> BTreeMap<String, String> {
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["type"] == "item")
+            .map(|v| {
+                (
+                    v["key"]["pk"]["S"].as_str().unwrap().to_owned(),
+                    v["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (code, dry, _) = t.restore(&["--all", "--overwrite", "--dry-run", "--output", "json"]);
+    assert_eq!(code, 0);
+    let (code, text, _) = t.restore(&["--all", "--overwrite", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains(r#"{"pk":{"S":"USER#00001"}}: present, would be replaced (--overwrite)"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("summary: 7 items (4 would be restored, 3 present and would be left alone"),
+        "{text}"
+    );
+    assert_eq!(
+        t.items("source").await.len(),
+        6,
+        "the dry run wrote nothing"
+    );
+    let (code, run, _) = t.restore(&["--all", "--overwrite", "--output", "json"]);
+    assert_eq!(code, 0);
+    // What each dry-run status promises the run says.
+    let promised = |status: &str| match status {
+        "would_restore" | "would_replace" => "restored",
+        "would_leave_present" => "present",
+        "would_leave_present_newer" => "present_newer",
+        other => panic!("{other}"),
+    };
+    let (dry, run) = (statuses(&dry), statuses(&run));
+    let expected: BTreeMap<String, String> = dry
+        .iter()
+        .map(|(k, v)| (k.clone(), promised(v).to_owned()))
+        .collect();
+    assert_eq!(run, expected, "dry {dry:?}");
+    assert_eq!(
+        dry.values().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "would_restore",
+            "would_replace",
+            "would_replace",
+            "would_replace",
+            "would_leave_present_newer",
+            "would_leave_present_newer",
+            "would_leave_present_newer",
+        ],
+        "the state exercises each judgement"
+    );
 }
 
 /// The round trip, as an operator runs it: items archived by the function with an archived-at

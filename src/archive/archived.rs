@@ -61,6 +61,44 @@ pub fn judge(
     }
 }
 
+/// What a replay of `ours` would find in the archive: the run's conditional put and its
+/// judgement, told without writing (the redrive's dry run). `existing` is the archived item read
+/// by key, `None` if there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replayed {
+    /// The archive holds no item of the key, or an older version: the run writes it.
+    WouldArchive,
+    /// The archive holds this very version (or this projection without a version).
+    AlreadyArchived,
+    /// The archive holds a newer version: the run leaves it.
+    NewerArchived,
+    /// The run reports the record, as the judgement says.
+    Cannot(String),
+}
+
+/// Mirrors `ArchiveWriter::put_if_newer`: a put over no item or an older version, else the
+/// judgement of the item found.
+pub fn replayed(
+    existing: Option<&HashMap<String, AttributeValue>>,
+    ours: &ArchiveItem,
+    version_attribute: &str,
+    additions: &[String],
+) -> Replayed {
+    match judge(existing, ours, version_attribute, additions) {
+        Archived::Older => Replayed::WouldArchive,
+        Archived::Unprovable(why) => Replayed::Cannot(why),
+        Archived::SameOrNewer => {
+            let stored = existing
+                .and_then(|item| item.get(version_attribute))
+                .and_then(Version::stored);
+            match stored {
+                Some(stored) if stored > ours.version => Replayed::NewerArchived,
+                _ => Replayed::AlreadyArchived,
+            }
+        }
+    }
+}
+
 /// Whether `existing` is `ours` without the archiver's attributes.
 fn is_bare_copy(
     existing: &HashMap<String, AttributeValue>,

@@ -34,10 +34,58 @@ struct Envelope {
     payload: Option<Box<RawValue>>,
     #[serde(rename = "DDBStreamBatchInfo")]
     batch_info: Option<Box<RawValue>>,
+    #[serde(rename = "requestContext")]
+    request_context: Option<RequestContext>,
+    timestamp: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestContext {
+    condition: Option<String>,
+    approximate_invoke_count: Option<u64>,
+}
+
+/// Why Lambda parked the batch, as its invocation record says (`requestContext`): AWS's example
+/// names `RetryAttemptsExhausted`; a batch whose records grew older than
+/// `MaximumRecordAgeInSeconds` carries another condition, shown as it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Parked {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invocations: Option<u64>,
+    /// When Lambda parked it (the record's `timestamp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+impl Parked {
+    /// `RetryAttemptsExhausted after 11 invocations, 2026-11-24T10:00:00.000Z`.
+    pub fn describe(&self) -> String {
+        let mut text = self
+            .condition
+            .clone()
+            .unwrap_or_else(|| "no condition given".into());
+        if let Some(n) = self.invocations {
+            text.push_str(&format!(" after {n} invocations"));
+        }
+        if let Some(at) = &self.at {
+            text.push_str(&format!(", {at}"));
+        }
+        text
+    }
+}
+
+/// A failed-batch object's batch, and why it was parked (`None` for a plain stream event).
+#[derive(Debug)]
+pub struct FailedBatch {
+    pub batch: StreamBatch,
+    pub parked: Option<Parked>,
 }
 
 /// The stream batch held by a failed-batch object or an event file.
-pub fn read_failed_batch(bytes: &[u8]) -> Result<StreamBatch, FailedBatchError> {
+pub fn read_failed_batch(bytes: &[u8]) -> Result<FailedBatch, FailedBatchError> {
     let not_json = |err: serde_json::Error| FailedBatchError::NotJson {
         category: format!("{:?}", err.classify()).to_lowercase(),
         line: err.line(),
@@ -45,8 +93,16 @@ pub fn read_failed_batch(bytes: &[u8]) -> Result<StreamBatch, FailedBatchError> 
     };
     let envelope: Envelope = serde_json::from_slice(bytes).map_err(not_json)?;
     if let Some(records) = envelope.records {
-        return Ok(StreamBatch { records });
+        return Ok(FailedBatch {
+            batch: StreamBatch { records },
+            parked: None,
+        });
     }
+    let parked = envelope.request_context.map(|context| Parked {
+        condition: context.condition,
+        invocations: context.approximate_invoke_count,
+        at: envelope.timestamp,
+    });
     let Some(payload) = envelope.payload else {
         return Err(if envelope.batch_info.is_some() {
             FailedBatchError::NoPayload
@@ -58,7 +114,8 @@ pub fn read_failed_batch(bytes: &[u8]) -> Result<StreamBatch, FailedBatchError> 
         Ok(text) => StreamBatch::from_json(&text),
         Err(_) => StreamBatch::from_json(payload.get()),
     };
-    event.map_err(|_| FailedBatchError::PayloadNotAnEvent)
+    let batch = event.map_err(|_| FailedBatchError::PayloadNotAnEvent)?;
+    Ok(FailedBatch { batch, parked })
 }
 
 #[cfg(test)]
@@ -82,20 +139,28 @@ mod tests {
 
     #[test]
     fn invocation_record_with_embedded_payload() {
-        let batch = read_failed_batch(&record(serde_json::from_str(EVENT).unwrap())).unwrap();
-        assert_eq!(batch.records.len(), 2);
+        let read = read_failed_batch(&record(serde_json::from_str(EVENT).unwrap())).unwrap();
+        assert_eq!(read.batch.records.len(), 2);
+        assert_eq!(
+            read.parked.unwrap().describe(),
+            "RetryAttemptsExhausted after 11 invocations, 2026-11-24T10:00:00.000Z"
+        );
     }
 
     #[test]
     fn invocation_record_with_payload_as_a_json_string() {
-        let batch = read_failed_batch(&record(serde_json::Value::String(EVENT.into()))).unwrap();
-        assert_eq!(batch.records.len(), 2);
+        let read = read_failed_batch(&record(serde_json::Value::String(EVENT.into()))).unwrap();
+        assert_eq!(read.batch.records.len(), 2);
     }
 
     #[test]
     fn plain_stream_event() {
         assert_eq!(
-            read_failed_batch(EVENT.as_bytes()).unwrap().records.len(),
+            read_failed_batch(EVENT.as_bytes())
+                .unwrap()
+                .batch
+                .records
+                .len(),
             2
         );
     }

@@ -67,7 +67,7 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn delay(&self, attempt: u32) -> Duration {
+    pub(super) fn delay(&self, attempt: u32) -> Duration {
         let ceiling = self
             .base_delay
             .saturating_mul(1u32 << attempt.min(20))
@@ -150,24 +150,24 @@ pub enum WriteMode {
 
 #[derive(Debug, Clone)]
 pub struct ArchiveWriter {
-    client: Client,
+    pub(super) client: Client,
     /// Named when a connection fails.
-    endpoint: Arc<str>,
-    table_name: Arc<str>,
-    version_attribute: Arc<str>,
+    pub(super) endpoint: Arc<str>,
+    pub(super) table_name: Arc<str>,
+    pub(super) version_attribute: Arc<str>,
     /// The stamps the projection adds, by kind: an item refused as too large goes again without
     /// them, then without its version too.
     expiry_attribute: Option<Arc<str>>,
     archived_at_attribute: Option<Arc<str>>,
     /// Every attribute the projection adds (version, expiry, archived-at), for the judgement of
     /// a refused put.
-    additions: Arc<[String]>,
+    pub(super) additions: Arc<[String]>,
     mode: WriteMode,
-    max_concurrency: usize,
-    retry: RetryPolicy,
+    pub(super) max_concurrency: usize,
+    pub(super) retry: RetryPolicy,
 }
 
-enum Failure {
+pub(super) enum Failure {
     Transient(String),
     Permanent(WriteError),
 }
@@ -509,7 +509,7 @@ impl ArchiveWriter {
     }
 
     /// The archived item of `group`'s key, read strongly consistent.
-    async fn read_archived(
+    pub(super) async fn read_archived(
         &self,
         group: &WriteGroup,
     ) -> Result<Option<HashMap<String, AttributeValue>>, Failure> {
@@ -588,7 +588,10 @@ const RETRYABLE_CODES: &[&str] = &[
     "TransactionConflictException",
 ];
 
-fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>, endpoint: &str) -> Failure {
+pub(super) fn classify<E: ProvideErrorMetadata>(
+    err: &SdkError<E, HttpResponse>,
+    endpoint: &str,
+) -> Failure {
     match err {
         SdkError::ServiceError(context) => {
             let error = context.err();

@@ -8,7 +8,7 @@ use clap::Parser;
 use mimalloc::MiMalloc;
 use ttl_archiver::aws::writer::dynamodb_client;
 use ttl_archiver::operator::output::Summary;
-use ttl_archiver::operator::session::{s3_path_style, Session};
+use ttl_archiver::operator::session::{s3_path_style, Session, EXIT_USAGE};
 use ttl_archiver::redrive::bucket::FailedBatchBucket;
 use ttl_archiver::redrive::cli::Cli;
 use ttl_archiver::redrive::replay::Replay;
@@ -30,11 +30,14 @@ async fn main() -> ExitCode {
         Ok(session) => session,
         Err(status) => return status,
     };
-    let replay = Replay::new(
-        Archiver::new(&session.config, dynamodb_client(&session.sdk_config)),
-        cli.dry_run,
-        cli.timeout(),
-    );
+    let archiver = Archiver::new(&session.config, dynamodb_client(&session.sdk_config));
+    // Before any object, the dry run too: a missing table or a denied write is the usual cause
+    // of a parked batch, and the redrive must not say "would archive" while it lasts.
+    if let Err(err) = archiver.check_archive_table().await {
+        eprintln!("ttl-archiver-redrive: {err}; nothing was read, written or moved");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let replay = Replay::new(archiver, cli.dry_run, cli.timeout());
     let redrive = Redrive::new(
         replay,
         FailedBatchBucket::new(&session.sdk_config, s3_path_style()),

@@ -28,6 +28,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    for warning in &restore.warnings {
+        eprintln!("ttl-archiver-restore: warning: {warning}");
+    }
     let output = Output::new(cli.output, session.progress, cli.dry_run);
     ExitCode::from(
         restore

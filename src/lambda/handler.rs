@@ -81,6 +81,23 @@ impl Archiver {
         plan_batch(&self.projection, batch, epoch_ms() / 1000)
     }
 
+    /// The redrive's check before its first object: the archive table exists and these
+    /// credentials may put items in it.
+    #[cfg(feature = "operator")]
+    pub async fn check_archive_table(&self) -> Result<(), String> {
+        self.writer.check_table().await
+    }
+
+    /// What a replay of each group would find in the archive (the redrive's dry run).
+    #[cfg(feature = "operator")]
+    pub async fn replayed(
+        &self,
+        groups: &[crate::archive::batch::WriteGroup],
+        stop_at: Instant,
+    ) -> Vec<crate::archive::archived::Replayed> {
+        self.writer.replayed(groups, stop_at).await
+    }
+
     /// Processes one batch; every selected record ends archived or in `failed`.
     pub async fn process(
         &self,

@@ -4,7 +4,11 @@
 
 use std::time::Instant;
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
+use serde_json::{json, Value};
 
 use crate::operator::progress::Progress;
 use crate::operator::settings::OutputFormat;
@@ -75,6 +79,35 @@ impl Lines {
                 .to_line()
             },
         );
+    }
+}
+
+/// A key's attributes in DynamoDB JSON, sorted by name.
+pub fn key_json(key: &HashMap<String, AttributeValue>) -> Value {
+    let mut names: Vec<&String> = key.keys().collect();
+    names.sort();
+    let map = names
+        .into_iter()
+        .map(|name| {
+            let value = match &key[name] {
+                AttributeValue::S(s) => json!({ "S": s }),
+                AttributeValue::N(n) => json!({ "N": n }),
+                AttributeValue::B(b) => {
+                    json!({ "B": aws_smithy_types::base64::encode(b.as_ref()) })
+                }
+                _ => json!(null),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    Value::Object(map)
+}
+
+/// `n` and the noun in its number: `1 item`, `2 items`.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
     }
 }
 

@@ -17,7 +17,7 @@ pub const MAX_TIMEOUT_SECONDS: u64 = 86_400;
 
 const EXAMPLES: &str = "\
 Examples:
-  # What the stack's failed batches hold and would archive; nothing written or moved:
+  # What the stack's failed batches hold, and what each record would become; nothing written:
   ttl-archiver-redrive --dry-run --table-name sessions-archive s3://my-failed-batches/aws/lambda/
 
   # Archive them, 16 objects at a time, each finished object moved under redriven/:
@@ -46,7 +46,9 @@ pub struct Cli {
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<Source>,
 
-    /// List what would be archived; write nothing, move nothing
+    /// Say what each record would become (would archive, already or newer archived, cannot
+    /// archive), with its key, its deletion time and why its batch was parked, reading the
+    /// archive; write nothing, move nothing
     #[arg(long)]
     pub dry_run: bool,
 

@@ -1,14 +1,22 @@
 //! Archives the batch held by one object, with the function's selection, projection and writing.
 //! Knows nothing of S3: it takes the object's bytes and says what became of its records.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use tokio::time::Instant;
 
-use crate::archive::failed_batch::read_failed_batch;
+use crate::archive::archived::Replayed;
+use crate::archive::batch::{compare_sequence_numbers, WriteGroup};
+use crate::archive::failed_batch::{read_failed_batch, FailedBatch};
+use crate::archive::plan::StreamBatch;
 use crate::aws::writer::WriteMode;
 use crate::lambda::handler::Archiver;
-use crate::redrive::report::{FailedRecord, ObjectReport, Status};
+use crate::operator::output::key_json;
+use crate::redrive::report::{FailedRecord, ObjectReport, RecordVerdict, Status, Verdict};
+
+type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug)]
 pub struct Replay {
@@ -28,31 +36,23 @@ impl Replay {
         }
     }
 
-    /// Archives `bytes`' batch. `Done` means every record is archived; marking the object done
-    /// (moving or deleting it) is the caller's step.
+    /// Archives `bytes`' batch (a dry run: says what it would do). `Done` means every record is
+    /// archived; marking the object done (moving or deleting it) is the caller's step.
     pub async fn object(&self, name: &str, bytes: &[u8]) -> ObjectReport {
-        let batch = match read_failed_batch(bytes) {
-            Ok(batch) => batch,
+        let FailedBatch { batch, parked } = match read_failed_batch(bytes) {
+            Ok(read) => read,
             Err(err) => return ObjectReport::unreadable(name, err.to_string()),
         };
-        if self.dry_run {
-            return match self.archiver.plan(batch) {
-                Ok(plan) => ObjectReport {
-                    would_archive: Some(
-                        plan.chunks
-                            .iter()
-                            .flatten()
-                            .flat_map(|group| group.sequence_numbers())
-                            .map(str::to_owned)
-                            .collect(),
-                    ),
-                    skipped: plan.skipped,
-                    failed: failed_records(plan.failed),
-                    ..ObjectReport::new(name, Status::DryRun)
-                },
-                Err(err) => ObjectReport::unreadable(name, err.to_string()),
-            };
-        }
+        let mut report = if self.dry_run {
+            self.dry_run(name, batch).await
+        } else {
+            self.archive(name, batch).await
+        };
+        report.parked = parked;
+        report
+    }
+
+    async fn archive(&self, name: &str, batch: StreamBatch) -> ObjectReport {
         match self
             .archiver
             .process(batch, Instant::now() + self.timeout)
@@ -75,6 +75,91 @@ impl Replay {
             Err(err) => ObjectReport::unreadable(name, err.to_string()),
         }
     }
+
+    /// What `archive` would do, record by record, reading the archive and writing nothing.
+    async fn dry_run(&self, name: &str, batch: StreamBatch) -> ObjectReport {
+        let plan = match self.archiver.plan(batch) {
+            Ok(plan) => plan,
+            Err(err) => return ObjectReport::unreadable(name, err.to_string()),
+        };
+        let groups: Vec<WriteGroup> = plan.chunks.into_iter().flatten().collect();
+        let verdicts = self
+            .archiver
+            .replayed(&groups, Instant::now() + self.timeout)
+            .await;
+        let mut report = ObjectReport {
+            skipped: plan.skipped,
+            ..ObjectReport::new(name, Status::DryRun)
+        };
+        let (mut would_archive, mut already, mut newer) = (Vec::new(), 0, 0);
+        let mut records = Vec::new();
+        for (group, replayed) in groups.iter().zip(verdicts) {
+            let (verdict, reason) = match replayed {
+                Replayed::WouldArchive => (Verdict::WouldArchive, None),
+                Replayed::AlreadyArchived => (Verdict::AlreadyArchived, None),
+                Replayed::NewerArchived => (Verdict::NewerArchived, None),
+                Replayed::Cannot(why) => (Verdict::CannotArchive, Some(why)),
+            };
+            let key: Item = group
+                .key()
+                .names()
+                .iter()
+                .filter_map(|n| Some((n.clone(), group.item.item.get(n)?.clone())))
+                .collect();
+            let latest = &group.item.sequence_number;
+            for seq in group.sequence_numbers() {
+                match verdict {
+                    Verdict::WouldArchive => would_archive.push(seq.to_owned()),
+                    Verdict::AlreadyArchived => already += 1,
+                    Verdict::NewerArchived => newer += 1,
+                    _ => report.failed.push(FailedRecord {
+                        sequence_number: seq.to_owned(),
+                        reason: reason.clone().unwrap_or_default(),
+                    }),
+                }
+                let own = seq == latest;
+                records.push(RecordVerdict {
+                    sequence_number: seq.to_owned(),
+                    key: Some(key_json(&key)),
+                    deleted_at: own.then(|| deletion_time(group.item.version.seconds())),
+                    superseded_by: (!own).then(|| latest.clone()),
+                    verdict,
+                    reason: reason.clone(),
+                });
+            }
+        }
+        for (sequence_number, reason) in plan.failed {
+            records.push(RecordVerdict {
+                sequence_number: sequence_number.clone(),
+                key: None,
+                deleted_at: None,
+                superseded_by: None,
+                verdict: Verdict::CannotArchive,
+                reason: Some(reason.clone()),
+            });
+            report.failed.push(FailedRecord {
+                sequence_number,
+                reason,
+            });
+        }
+        records.sort_by(|a, b| compare_sequence_numbers(&a.sequence_number, &b.sequence_number));
+        report
+            .failed
+            .sort_by(|a, b| compare_sequence_numbers(&a.sequence_number, &b.sequence_number));
+        ObjectReport {
+            would_archive: Some(would_archive),
+            already_archived: Some(already),
+            newer_archived: Some(newer),
+            records,
+            ..report
+        }
+    }
+}
+
+/// Epoch seconds as RFC 3339, to the second.
+fn deletion_time(seconds: u32) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(u64::from(seconds)))
+        .to_string()
 }
 
 fn failed_records(failed: Vec<(String, String)>) -> Vec<FailedRecord> {

@@ -1,6 +1,7 @@
 //! What became of each object and of the whole run, as readable lines or as JSON lines.
 
-use crate::operator::output::Summary;
+use crate::archive::failed_batch::Parked;
+use crate::operator::output::{counted, Summary};
 use serde::Serialize;
 
 /// Where an object stands after the redrive.
@@ -23,6 +24,76 @@ pub struct FailedRecord {
     pub reason: String,
 }
 
+/// What a dry run found for one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The archive holds no item of the key, or an older version: the run writes it.
+    WouldArchive,
+    /// The archive holds this version: the run counts it archived, writing nothing.
+    AlreadyArchived,
+    /// The archive holds a newer version: the run leaves it, counted archived.
+    NewerArchived,
+    /// Not a TTL deletion: the run skips it.
+    Skip,
+    /// The run reports it and keeps its object; `reason` says why.
+    CannotArchive,
+}
+
+impl Verdict {
+    fn describe(self) -> &'static str {
+        match self {
+            Verdict::WouldArchive => "would archive",
+            Verdict::AlreadyArchived => "already archived",
+            Verdict::NewerArchived => "newer archived",
+            Verdict::Skip => "skip",
+            Verdict::CannotArchive => "cannot archive",
+        }
+    }
+}
+
+/// One record of a dry run: what it is (the key and when TTL deleted it, where the record says)
+/// and what the run would do with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordVerdict {
+    pub sequence_number: String,
+    /// The key in DynamoDB JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<serde_json::Value>,
+    /// When TTL deleted the item (the record's `ApproximateCreationDateTime`), RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    /// A later deletion of the same key in this batch, which the run writes instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl RecordVerdict {
+    /// `  SEQ {"PK":{"S":"a"}} deleted 2026-11-24T09:00:00Z: would archive`.
+    fn line(&self) -> String {
+        let mut line = format!("  {}", self.sequence_number);
+        if let Some(key) = &self.key {
+            line.push_str(&format!(" {key}"));
+        }
+        if let Some(at) = &self.deleted_at {
+            line.push_str(&format!(" deleted {at}"));
+        }
+        if let Some(later) = &self.superseded_by {
+            line.push_str(&format!(
+                " (replaced by {later}, a later deletion of the key)"
+            ));
+        }
+        line.push_str(&format!(": {}", self.verdict.describe()));
+        if let Some(reason) = &self.reason {
+            line.push_str(&format!(" ({reason})"));
+        }
+        line
+    }
+}
+
 /// One object's result. Field names are the JSON output's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectReport {
@@ -36,6 +107,17 @@ pub struct ObjectReport {
     /// A dry run: the sequence numbers that would be written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub would_archive: Option<Vec<String>>,
+    /// A dry run: records the archive holds at this version, and at a newer one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_archived: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newer_archived: Option<usize>,
+    /// A dry run: every record, with what the run would do.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordVerdict>,
+    /// Why Lambda parked the object's batch (an invocation record's `requestContext`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parked: Option<Parked>,
     /// Where the object went once done (unless deleted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_to: Option<String>,
@@ -59,6 +141,10 @@ impl ObjectReport {
             skipped: 0,
             failed: Vec::new(),
             would_archive: None,
+            already_archived: None,
+            newer_archived: None,
+            records: Vec::new(),
+            parked: None,
             moved_to: None,
             absent: false,
             deleted: false,
@@ -92,17 +178,23 @@ impl ObjectReport {
             return format!("{name}: error: {error}; kept");
         }
         if let Some(writes) = &self.would_archive {
-            let listed = if writes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", writes.join(", "))
+            let parked = match &self.parked {
+                Some(parked) => format!("parked: {}; ", parked.describe()),
+                None => String::new(),
             };
-            return format!(
-                "{name}: would archive {}{listed}, skip {}, cannot archive {}",
+            let mut text = format!(
+                "{name}: {parked}would archive {}, already archived {}, newer archived {}, skip {}, cannot archive {}",
                 writes.len(),
+                self.already_archived.unwrap_or_default(),
+                self.newer_archived.unwrap_or_default(),
                 self.skipped,
                 self.failed.len()
             );
+            for record in &self.records {
+                text.push('\n');
+                text.push_str(&record.line());
+            }
+            return text;
         }
         let newer = match self.newer_kept {
             0 => String::new(),
@@ -144,6 +236,9 @@ pub struct Totals {
     pub archived: usize,
     pub newer_kept: usize,
     pub would_archive: usize,
+    /// A dry run's records the archive holds at this version, and at a newer one.
+    pub already_archived: usize,
+    pub newer_archived: usize,
     pub skipped: usize,
     pub failed: usize,
     /// Sources that could not be listed.
@@ -164,6 +259,8 @@ impl Totals {
         self.archived += report.archived;
         self.newer_kept += report.newer_kept;
         self.would_archive += report.would_archive.as_ref().map_or(0, Vec::len);
+        self.already_archived += report.already_archived.unwrap_or_default();
+        self.newer_archived += report.newer_archived.unwrap_or_default();
         self.skipped += report.skipped;
         self.failed += report.failed.len();
     }
@@ -172,22 +269,30 @@ impl Totals {
 impl Summary for Totals {
     /// The readable summary line.
     fn line(&self, dry_run: bool, seconds: f64) -> String {
-        let records = if dry_run {
-            format!("{} records would be archived", self.would_archive)
-        } else {
-            format!("{} records archived", self.archived)
-        };
         let sources = match self.source_errors {
             0 => String::new(),
-            n => format!("; {n} sources could not be listed"),
+            n => format!("; {} could not be listed", counted(n, "source", "sources")),
         };
-        let objects = match self.objects {
-            1 => "1 object".to_owned(),
-            n => format!("{n} objects"),
-        };
+        let objects = counted(self.objects, "object", "objects");
+        if dry_run {
+            return format!(
+                "summary: {objects} ({} unreadable); {} would be archived, {} already archived, {} newer archived, {} skipped, {} cannot be archived{sources}; {seconds:.1} s",
+                self.unreadable,
+                counted(self.would_archive, "record", "records"),
+                self.already_archived,
+                self.newer_archived,
+                self.skipped,
+                self.failed
+            );
+        }
         format!(
-            "summary: {objects} ({} done, {} kept, {} unreadable); {records}, {} skipped, {} failed{sources}; {seconds:.1} s",
-            self.done, self.kept, self.unreadable, self.skipped, self.failed
+            "summary: {objects} ({} done, {} kept, {} unreadable); {} archived, {} skipped, {} failed{sources}; {seconds:.1} s",
+            self.done,
+            self.kept,
+            self.unreadable,
+            counted(self.archived, "record", "records"),
+            self.skipped,
+            self.failed
         )
     }
 
@@ -283,12 +388,27 @@ mod tests {
         );
         let dry = ObjectReport {
             would_archive: Some(vec!["1".into(), "2".into()]),
+            already_archived: Some(1),
+            newer_archived: Some(0),
             skipped: 4,
+            parked: Some(Parked {
+                condition: Some("RetryAttemptsExhausted".into()),
+                invocations: Some(11),
+                at: None,
+            }),
+            records: vec![RecordVerdict {
+                sequence_number: "2".into(),
+                key: Some(serde_json::json!({"pk": {"S": "a"}})),
+                deleted_at: None,
+                superseded_by: Some("3".into()),
+                verdict: Verdict::WouldArchive,
+                reason: None,
+            }],
             ..ObjectReport::new("k", Status::DryRun)
         };
         assert_eq!(
             dry.line(),
-            "k: would archive 2 (1, 2), skip 4, cannot archive 0"
+            "k: parked: RetryAttemptsExhausted after 11 invocations; would archive 2, already archived 1, newer archived 0, skip 4, cannot archive 0\n  2 {\"pk\":{\"S\":\"a\"}} (replaced by 3, a later deletion of the key): would archive"
         );
     }
 

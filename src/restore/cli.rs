@@ -16,7 +16,7 @@ const EXAMPLES: &str = "\
 Examples:
   # What would come back, and what is in the way; nothing written:
   ttl-archiver-restore --table-name sessions-archive --source-table sessions \\
-      --deleted-between 2026-11-29T08:00:00Z 2026-11-29T09:00:00Z --no-expiry --dry-run
+      --deleted-between 2026-11-29T08:00:00Z 2026-11-29T09:00:00Z --expires-in 30d --dry-run
 
   # Bring two customers back, expiring again in 30 days:
   ttl-archiver-restore --table-name sessions-archive --source-table sessions \\
@@ -75,7 +75,8 @@ pub struct Cli {
     #[arg(long)]
     pub overwrite: bool,
 
-    /// With TTL on the source table: restored items expire this long from now (30d, 12h)
+    /// Restored items expire this long from now (30d, 12h): with TTL on, under its attribute;
+    /// with TTL off, under --ttl-attribute's (a warning says TTL must be turned on again)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration,
           conflicts_with = "no_expiry")]
     pub expires_in: Option<Duration>,

@@ -138,6 +138,49 @@ pub fn restored(
     })
 }
 
+/// What the restore's conditional put does where the source may hold a live item of the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveItem {
+    /// No live item: the put writes.
+    Absent,
+    /// A live item, and no `--overwrite`: left alone.
+    LeftAlone,
+    /// `--overwrite`, and the live item holds the same or a newer archiver version: left alone.
+    LeftAloneNewer,
+    /// `--overwrite`, and the live item holds no version or an older one: replaced.
+    Replaced,
+}
+
+/// Judges the live item as the condition `Tables::put_into_source` sends has DynamoDB judge it,
+/// for a dry run, which must say what the run will do. DynamoDB orders a binary by its bytes and
+/// a string by its UTF-8 bytes, and a value of another type is less than neither.
+pub fn judge_live(
+    live: Option<&Item>,
+    version_attribute: &str,
+    overwrite: bool,
+    ours: Option<Version>,
+) -> LiveItem {
+    let Some(live) = live else {
+        return LiveItem::Absent;
+    };
+    if !overwrite {
+        return LiveItem::LeftAlone;
+    }
+    let Some(theirs) = live.get(version_attribute) else {
+        return LiveItem::Replaced;
+    };
+    let older = match (theirs, ours) {
+        (AttributeValue::B(bytes), Some(ours)) => bytes.as_ref() < ours.as_bytes(),
+        (AttributeValue::S(text), Some(ours)) => text.as_str() < ours.legacy_text().as_str(),
+        _ => false,
+    };
+    if older {
+        LiveItem::Replaced
+    } else {
+        LiveItem::LeftAloneNewer
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

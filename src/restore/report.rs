@@ -1,10 +1,9 @@
 //! What became of each item, and of the run: readable lines or JSON lines, and the totals that
 //! decide the exit status.
 
-use crate::operator::output::Summary;
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::operator::output::{counted, key_json, Summary};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::operator::session::{EXIT_DONE, EXIT_LEFT};
 use crate::restore::selection::Key;
@@ -18,8 +17,12 @@ pub enum Status {
     /// With `--overwrite`: the live item holds the same or a newer version.
     PresentNewer,
     WouldRestore,
+    /// A dry run with `--overwrite` found a live item the run would replace.
+    WouldReplace,
     /// A dry run found the key in the source.
     WouldLeavePresent,
+    /// A dry run with `--overwrite` found a live item with the same or a newer version.
+    WouldLeavePresentNewer,
     NotInArchive,
     /// Found by a `--deleted-between` scan without a version (archived near 400 KB, or before
     /// versions): when TTL deleted it cannot be read, so it is not restored.
@@ -70,7 +73,11 @@ impl ItemReport {
             Status::Present => "present, left alone",
             Status::PresentNewer => "present with the same or a newer version, left alone",
             Status::WouldRestore => "would restore",
+            Status::WouldReplace => "present, would be replaced (--overwrite)",
             Status::WouldLeavePresent => "present, would be left alone",
+            Status::WouldLeavePresentNewer => {
+                "present with the same or a newer version, would be left alone"
+            }
             Status::NotInArchive => "not in the archive",
             Status::UnknownDeletionTime => {
                 "archived without a version (near 400 KB, or before versions): when TTL deleted \
@@ -84,27 +91,6 @@ impl ItemReport {
             None => format!("{}: {what}", self.key),
         }
     }
-}
-
-/// A key's attributes in DynamoDB JSON, sorted by name.
-fn key_json(key: &Key) -> Value {
-    let mut names: Vec<&String> = key.keys().collect();
-    names.sort();
-    let map = names
-        .into_iter()
-        .map(|name| {
-            let value = match &key[name] {
-                AttributeValue::S(s) => json!({ "S": s }),
-                AttributeValue::N(n) => json!({ "N": n }),
-                AttributeValue::B(b) => {
-                    json!({ "B": aws_smithy_types::base64::encode(b.as_ref()) })
-                }
-                _ => json!(null),
-            };
-            (name.clone(), value)
-        })
-        .collect();
-    Value::Object(map)
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -127,8 +113,11 @@ impl Totals {
         self.items += 1;
         match report.status {
             Status::Restored => self.restored += 1,
-            Status::Present | Status::PresentNewer | Status::WouldLeavePresent => self.present += 1,
-            Status::WouldRestore => self.would_restore += 1,
+            Status::Present
+            | Status::PresentNewer
+            | Status::WouldLeavePresent
+            | Status::WouldLeavePresentNewer => self.present += 1,
+            Status::WouldRestore | Status::WouldReplace => self.would_restore += 1,
             Status::NotInArchive => self.not_in_archive += 1,
             Status::UnknownDeletionTime => self.unknown_deletion_time += 1,
             Status::Failed => self.failed += 1,
@@ -139,10 +128,16 @@ impl Totals {
 
 impl Summary for Totals {
     fn line(&self, dry_run: bool, seconds: f64) -> String {
-        let done = if dry_run {
-            format!("{} would be restored", self.would_restore)
+        let (done, left_alone) = if dry_run {
+            (
+                format!("{} would be restored", self.would_restore),
+                "present and would be left alone",
+            )
         } else {
-            format!("{} restored", self.restored)
+            (
+                format!("{} restored", self.restored),
+                "present and left alone",
+            )
         };
         let removed = match self.removed_from_archive {
             0 => String::new(),
@@ -154,11 +149,11 @@ impl Summary for Totals {
         };
         let scans = match self.scan_errors {
             0 => String::new(),
-            n => format!("; {n} scans stopped"),
+            n => format!("; {} stopped", counted(n, "scan", "scans")),
         };
         format!(
-            "summary: {} items ({done}, {} present and left alone, {} not in the archive, {} failed{unknown}){removed}{scans}; {seconds:.1} s",
-            self.items, self.present, self.not_in_archive, self.failed
+            "summary: {} ({done}, {} {left_alone}, {} not in the archive, {} failed{unknown}){removed}{scans}; {seconds:.1} s",
+            counted(self.items, "item", "items"), self.present, self.not_in_archive, self.failed
         )
     }
 
@@ -192,6 +187,7 @@ impl JsonLine<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
 
     fn key() -> Key {
         [

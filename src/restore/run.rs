@@ -11,7 +11,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::task::JoinSet;
 
 use crate::restore::cli::Cli;
-use crate::restore::item::{restored, ArchiverAttributes, Expiry, Item, Restored};
+use crate::restore::item::{
+    judge_live, restored, ArchiverAttributes, Expiry, Item, LiveItem, Restored,
+};
 use crate::restore::report::{ItemReport, JsonLine, Status, Totals};
 use crate::restore::selection::{parse_key_file, DeletionWindow, Key, KeySchema};
 use crate::restore::tables::{Tables, Written};
@@ -41,6 +43,8 @@ pub struct Restore {
     limiter: Option<DefaultDirectRateLimiter>,
     /// Items in flight per scan segment (or for the keys).
     concurrency: usize,
+    /// What the operator should know before the first write: said on stderr, not refused.
+    pub warnings: Vec<String>,
 }
 
 /// Everything that must hold before the first write; the error says what does not (exit 2).
@@ -58,26 +62,51 @@ pub async fn prepare(
             source.describe()
         ));
     }
-    let expiry = match (tables.source_ttl_attribute().await?, cli.expires_in, cli.no_expiry) {
-        (Some(attribute), None, false) => {
+    let mut warnings = Vec::new();
+    let ttl_on = tables.source_ttl_attribute().await?;
+    if let (Some(table), Some(setting)) = (&ttl_on, &config.ttl_attribute) {
+        if table != setting {
             return Err(format!(
-                "the source table has TTL on (attribute {attribute}): say when restored items expire, \
+                "--ttl-attribute (TTL_ATTRIBUTE) names {setting}, but the source table's TTL \
+                 attribute is {table}; nothing was written"
+            ));
+        }
+    }
+    let expiry =
+        match (ttl_on, cli.expires_in, cli.no_expiry) {
+            (Some(attribute), None, false) => {
+                return Err(format!(
+            "the source table has TTL on (attribute {attribute}): say when restored items expire, \
                  with --expires-in DURATION, or --no-expiry; nothing was written"
-            ))
-        }
-        (Some(attribute), _, true) => Expiry::Never { attribute },
-        (Some(attribute), Some(after), false) => Expiry::At {
-            attribute,
-            epoch_seconds: now() + after.as_secs(),
-        },
-        (None, Some(_), _) => {
-            return Err(
-                "the source table has TTL off: --expires-in would set nothing; leave it out, or turn TTL on first"
-                    .to_owned(),
-            )
-        }
-        (None, None, _) => Expiry::TtlOff,
-    };
+        ))
+            }
+            (Some(attribute), _, true) => Expiry::Never { attribute },
+            (Some(attribute), Some(after), false) => Expiry::At {
+                attribute,
+                epoch_seconds: now() + after.as_secs(),
+            },
+            (None, Some(after), _) => match &config.ttl_attribute {
+                Some(attribute) => {
+                    let epoch_seconds = now() + after.as_secs();
+                    warnings.push(format!(
+                        "the source table has TTL off: restored items get {attribute} = \
+                     {epoch_seconds} (epoch seconds), which deletes them only once TTL is on \
+                     again with attribute {attribute}"
+                    ));
+                    Expiry::At {
+                        attribute: attribute.clone(),
+                        epoch_seconds,
+                    }
+                }
+                None => return Err(
+                    "the source table has TTL off, so it cannot say which attribute --expires-in \
+                     sets: name it with --ttl-attribute NAME (or TTL_ATTRIBUTE), or leave \
+                     --expires-in out; nothing was written"
+                        .to_owned(),
+                ),
+            },
+            (None, None, _) => Expiry::TtlOff,
+        };
     let selection = select(cli, &archive)?;
     let restore = Restore {
         tables,
@@ -92,6 +121,7 @@ pub async fn prepare(
             .and_then(NonZeroU32::new)
             .map(|rate| RateLimiter::direct(Quota::per_second(rate))),
         concurrency: config.max_concurrency,
+        warnings,
     };
     Ok((restore, selection))
 }
@@ -270,11 +300,23 @@ impl Restore {
             _ => {}
         }
         if self.dry_run {
-            return match self.tables.present_in_source(&key).await {
-                Ok(true) => ItemReport::new(&key, Status::WouldLeavePresent),
-                Ok(false) => ItemReport::new(&key, Status::WouldRestore),
-                Err(err) => ItemReport::failed(&key, format!("reading the source table: {err}")),
+            let live = match self.tables.live_item(&key).await {
+                Ok(live) => live,
+                Err(err) => {
+                    return ItemReport::failed(&key, format!("reading the source table: {err}"))
+                }
             };
+            let status =
+                match judge_live(live.as_ref(), &self.names.version, self.overwrite, version) {
+                    LiveItem::Absent => Status::WouldRestore,
+                    LiveItem::Replaced => Status::WouldReplace,
+                    LiveItem::LeftAlone => Status::WouldLeavePresent,
+                    LiveItem::LeftAloneNewer => Status::WouldLeavePresentNewer,
+                };
+            let mut report = ItemReport::new(&key, status);
+            report.version_removed =
+                version_removed && matches!(status, Status::WouldRestore | Status::WouldReplace);
+            return report;
         }
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;

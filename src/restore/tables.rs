@@ -118,8 +118,9 @@ impl Tables {
         Ok(got.item)
     }
 
-    /// Whether the source holds an item of this key (for a dry run).
-    pub async fn present_in_source(&self, key: &Key) -> Result<bool, String> {
+    /// The live item of this key in the source, if any (for a dry run, which judges it as the
+    /// run's condition would).
+    pub async fn live_item(&self, key: &Key) -> Result<Option<Item>, String> {
         let got = self
             .client
             .get_item()
@@ -129,7 +130,7 @@ impl Tables {
             .send()
             .await
             .map_err(|err| reason(&err))?;
-        Ok(got.item.is_some())
+        Ok(got.item)
     }
 
     /// One page of segment `segment` of `segments` of the archive, from `start`, with only the
