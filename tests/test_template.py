@@ -342,6 +342,7 @@ def test_the_restore_command_names_the_source_table_and_starts_as_a_dry_run(para
     assert settings["AWS_REGION"] == "us-east-1"
     assert settings["TABLE_NAME"] == PHYSICAL["ArchiveTable"]
     assert settings["ARCHIVED_AT_ATTRIBUTE"] == parameters.get("ArchivedAtAttribute", "")
+    assert settings["TTL_ATTRIBUTE"] == parameters.get("TtlAttribute", "ExpirationTime"), "what --expires-in sets with TTL off"
     source = "Sessions" if parameters else DEMO_TABLE
     assert words[program:] == ["ttl-archiver-restore", "--source-table", source, "--dry-run"]
 
@@ -1137,3 +1138,26 @@ def test_checkov_reports_no_failed_check_for_any_option_set(tmp_path):
     assert scanned == {"template.yaml"} | {f"{name.replace(' ', '-')}.json" for name in LINT_SETS}
     skipped = {(c["resource"].split(".")[-1], c["check_id"]) for c in report["results"]["skipped_checks"]}
     assert {(resource, check) for resource, check, _ in checkov_skips()} <= skipped, "every skip is one checkov made"
+
+
+def headings(path):
+    """The Markdown headings of `path`, without their #s."""
+    text = (ROOT / path).read_text()
+    return [line.lstrip("#").strip() for line in text.splitlines() if re.match(r"#{1,6} ", line)]
+
+
+def test_every_section_the_template_names_exists():
+    """(README, "X") and (docs/page.md, "X") in descriptions and comments: a heading that is X, or
+    starts with "X:" or "X (". A bare (README, X) names a heading too."""
+    text = (ROOT / "template.yaml").read_text()
+    references = re.findall(r'\((README|docs/[\w.-]+\.md),? \\?"([^"\\\n]+)\\?"\)', text)
+    references += [("README", name) for name in re.findall(r"\(README, ([A-Z][\w ]+)\)", text)]
+    references += re.findall(r'(README) \(\\?"([^"\\]+)\\?"\)', text)
+    assert len(references) >= 8, references
+    for page, name in references:
+        path = "README.md" if page == "README" else page
+        found = headings(path)
+        assert any(h == name or h.startswith(name + ":") or h.startswith(name + " (") for h in found), (
+            f'{page}, "{name}": no such heading in {path}'
+        )
+

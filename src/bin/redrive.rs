@@ -32,12 +32,20 @@ async fn main() -> ExitCode {
     };
     let archiver = Archiver::new(&session.config, dynamodb_client(&session.sdk_config));
     // Before any object, the dry run too: a missing table or a denied write is the usual cause
-    // of a parked batch, and the redrive must not say "would archive" while it lasts.
-    if let Err(err) = archiver.check_archive_table().await {
-        eprintln!("ttl-archiver-redrive: {err}; nothing was read, written or moved");
-        return ExitCode::from(EXIT_USAGE);
+    // of a parked batch, and the redrive must not say "would archive" while it lasts. The run
+    // stops; the dry run still shows what is parked, each record unarchivable for that reason.
+    let table_problem = archiver.check_archive_table().await.err();
+    if let Some(err) = &table_problem {
+        if !cli.dry_run {
+            eprintln!("ttl-archiver-redrive: {err}; nothing was read, written or moved");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        eprintln!(
+            "ttl-archiver-redrive: {err}; the dry run lists what is parked, none of it archivable until this is fixed"
+        );
     }
-    let replay = Replay::new(archiver, cli.dry_run, cli.timeout());
+    let replay =
+        Replay::new(archiver, cli.dry_run, cli.timeout()).with_table_problem(table_problem.clone());
     let redrive = Redrive::new(
         replay,
         FailedBatchBucket::new(&session.sdk_config, s3_path_style()),
@@ -50,5 +58,8 @@ async fn main() -> ExitCode {
             Output::new(cli.output, session.progress, cli.dry_run),
         )
         .await;
-    ExitCode::from(totals.exit_status(cli.dry_run))
+    match table_problem {
+        Some(_) => ExitCode::from(EXIT_USAGE),
+        None => ExitCode::from(totals.exit_status(cli.dry_run)),
+    }
 }

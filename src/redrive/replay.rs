@@ -24,6 +24,9 @@ pub struct Replay {
     dry_run: bool,
     /// Each object's deadline, retries included, counted from when its archiving starts.
     timeout: Duration,
+    /// Why the archive table cannot be written (its check failed): a dry run then reads
+    /// nothing and finds every record unarchivable for that reason.
+    table_problem: Option<String>,
 }
 
 impl Replay {
@@ -33,7 +36,13 @@ impl Replay {
             archiver: archiver.with_write_mode(WriteMode::IfNewer),
             dry_run,
             timeout,
+            table_problem: None,
         }
+    }
+
+    pub fn with_table_problem(mut self, problem: Option<String>) -> Self {
+        self.table_problem = problem;
+        self
     }
 
     /// Archives `bytes`' batch (a dry run: says what it would do). `Done` means every record is
@@ -83,10 +92,14 @@ impl Replay {
             Err(err) => return ObjectReport::unreadable(name, err.to_string()),
         };
         let groups: Vec<WriteGroup> = plan.chunks.into_iter().flatten().collect();
-        let verdicts = self
-            .archiver
-            .replayed(&groups, Instant::now() + self.timeout)
-            .await;
+        let verdicts = match &self.table_problem {
+            Some(problem) => vec![Replayed::Cannot(problem.clone()); groups.len()],
+            None => {
+                self.archiver
+                    .replayed(&groups, Instant::now() + self.timeout)
+                    .await
+            }
+        };
         let mut report = ObjectReport {
             skipped: plan.skipped,
             ..ObjectReport::new(name, Status::DryRun)
