@@ -84,6 +84,18 @@ pub fn replayed(
     version_attribute: &str,
     additions: &[String],
 ) -> Replayed {
+    // The put's condition first, as DynamoDB evaluates it: no item, or a stored version below
+    // ours (a binary by its bytes, a string by its UTF-8 bytes against the legacy text), even
+    // one this archiver would not write; then the judgement of what refused it.
+    let condition_holds = match existing.map(|item| item.get(version_attribute)) {
+        None => true,
+        Some(Some(AttributeValue::B(bytes))) => bytes.as_ref() < ours.version.as_bytes(),
+        Some(Some(AttributeValue::S(text))) => text.as_str() < ours.version.legacy_text().as_str(),
+        Some(_) => false,
+    };
+    if condition_holds {
+        return Replayed::WouldArchive;
+    }
     match judge(existing, ours, version_attribute, additions) {
         Archived::Older => Replayed::WouldArchive,
         Archived::Unprovable(why) => Replayed::Cannot(why),
@@ -287,5 +299,39 @@ mod tests {
             judge(Some(&other), &record, "ArchiveVersion", &names()),
             Archived::Unprovable(_)
         ));
+    }
+
+    #[test]
+    fn a_replay_would_archive_over_any_stored_value_the_condition_finds_lower() {
+        let ours = ours("100", true);
+        let verdict = |value| replayed(Some(&archived(value)), &ours, "ArchiveVersion", &names());
+        // Not a version this archiver writes, but below ours in DynamoDB's order: the run's
+        // condition holds and it writes.
+        assert_eq!(
+            verdict(AttributeValue::B(vec![0].into())),
+            Replayed::WouldArchive
+        );
+        assert_eq!(
+            verdict(AttributeValue::S("0".into())),
+            Replayed::WouldArchive
+        );
+        assert!(matches!(
+            verdict(AttributeValue::N("1".into())),
+            Replayed::Cannot(_)
+        ));
+        assert!(matches!(
+            verdict(AttributeValue::B(vec![0xff; 3].into())),
+            Replayed::Cannot(_)
+        ));
+        assert_eq!(
+            verdict(ours.version.attribute_value()),
+            Replayed::AlreadyArchived
+        );
+        let newer = archive_version(1_800_000_001, "200").unwrap();
+        assert_eq!(verdict(newer.attribute_value()), Replayed::NewerArchived);
+        assert_eq!(
+            replayed(None, &ours, "ArchiveVersion", &names()),
+            Replayed::WouldArchive
+        );
     }
 }

@@ -30,8 +30,30 @@ impl ArchiveWriter {
     /// Checks that the archive table exists (DescribeTable) and that these credentials may put
     /// items in it: a PutItem whose condition no item can meet, so DynamoDB checks the
     /// permission and the table, then refuses it and writes nothing (it costs one write unit).
-    /// The error names the table and what is missing.
-    pub async fn check_table(&self) -> Result<(), String> {
+    /// Throttling, server errors and connection failures are retried until `stop_at`. The error
+    /// names the table and what is missing.
+    pub async fn check_table(&self, stop_at: Instant) -> Result<(), String> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (message, transient) = match self.check_once().await {
+                Ok(()) => return Ok(()),
+                Err(failure) => failure,
+            };
+            let delay = self.retry.delay(attempt);
+            if !transient || attempt >= self.retry.max_attempts || Instant::now() + delay >= stop_at
+            {
+                return Err(match transient {
+                    true => format!("{message} ({attempt} attempts)"),
+                    false => message,
+                });
+            }
+            sleep(delay).await;
+        }
+    }
+
+    /// One check; the error says why, and whether trying again may help.
+    async fn check_once(&self) -> Result<(), (String, bool)> {
         let table = self.table_name.as_ref();
         let region = self
             .client
@@ -45,21 +67,30 @@ impl ArchiveWriter {
             .send()
             .await
             .map_err(|err| match err.code() {
-                Some("ResourceNotFoundException") => format!(
-                    "the archive table {table} does not exist in {region} (TABLE_NAME or --table-name)"
+                Some("ResourceNotFoundException") => (
+                    format!(
+                        "the archive table {table} does not exist in {region} (TABLE_NAME or --table-name)"
+                    ),
+                    false,
                 ),
-                Some("AccessDeniedException") => format!(
-                    "these credentials may not describe the archive table {table} (dynamodb:DescribeTable): {}",
-                    reason(&err)
+                Some("AccessDeniedException") => (
+                    format!(
+                        "these credentials may not describe the archive table {table} (dynamodb:DescribeTable): {}",
+                        reason(&err)
+                    ),
+                    false,
                 ),
-                _ => format!(
-                    "cannot describe the archive table {table} in {region}: {}",
-                    self.why(&err)
-                ),
+                _ => {
+                    let (why, transient) = self.why(&err);
+                    (
+                        format!("cannot describe the archive table {table} in {region}: {why}"),
+                        transient,
+                    )
+                }
             })?;
         let description = described
             .table()
-            .ok_or_else(|| format!("DynamoDB described no table for {table}"))?;
+            .ok_or_else(|| (format!("DynamoDB described no table for {table}"), false))?;
         let types: HashMap<&str, &ScalarAttributeType> = description
             .attribute_definitions()
             .iter()
@@ -79,7 +110,10 @@ impl ArchiveWriter {
             })
             .collect();
         let Some(first) = description.key_schema().first() else {
-            return Err(format!("the archive table {table} has no key schema"));
+            return Err((
+                format!("the archive table {table} has no key schema"),
+                false,
+            ));
         };
         let put = self
             .client
@@ -92,25 +126,37 @@ impl ArchiveWriter {
             .await;
         match put {
             Err(err) if err.code() == Some("ConditionalCheckFailedException") => Ok(()),
-            Err(err) if err.code() == Some("AccessDeniedException") => Err(format!(
-                "these credentials may not write the archive table {table} (dynamodb:PutItem): {}",
-                reason(&err)
+            Err(err) if err.code() == Some("AccessDeniedException") => Err((
+                format!(
+                    "these credentials may not write the archive table {table} (dynamodb:PutItem): {}",
+                    reason(&err)
+                ),
+                false,
             )),
-            Err(err) => Err(format!(
-                "a test write to the archive table {table} failed: {}",
-                self.why(&err)
-            )),
-            Ok(_) => Err(format!(
-                "a test write to the archive table {table} was accepted though its condition cannot hold: is this DynamoDB?"
+            Err(err) => {
+                let (why, transient) = self.why(&err);
+                Err((
+                    format!("a test write to the archive table {table} failed: {why}"),
+                    transient,
+                ))
+            }
+            // Not DynamoDB's behaviour: the sentinel key may now hold an item of no attributes
+            // but its key, which the operator should delete.
+            Ok(_) => Err((
+                format!(
+                    "a test write to the archive table {table} was accepted though its condition cannot hold (is this DynamoDB?); delete its item of key {CHECK_KEY}"
+                ),
+                false,
             )),
         }
     }
 
-    /// Why a request failed, as the writer says it (a connection names its endpoint).
-    fn why<E: ProvideErrorMetadata>(&self, err: &SdkError<E, HttpResponse>) -> String {
+    /// Why a request failed, as the writer says it (a connection names its endpoint), and
+    /// whether trying again may help.
+    fn why<E: ProvideErrorMetadata>(&self, err: &SdkError<E, HttpResponse>) -> (String, bool) {
         match classify(err, &self.endpoint) {
-            Failure::Transient(why) => why,
-            Failure::Permanent(error) => error.to_string(),
+            Failure::Transient(why) => (why, true),
+            Failure::Permanent(error) => (error.to_string(), false),
         }
     }
 

@@ -34,7 +34,8 @@ async fn main() -> ExitCode {
     // Before any object, the dry run too: a missing table or a denied write is the usual cause
     // of a parked batch, and the redrive must not say "would archive" while it lasts. The run
     // stops; the dry run still shows what is parked, each record unarchivable for that reason.
-    let table_problem = archiver.check_archive_table().await.err();
+    let check_until = tokio::time::Instant::now() + cli.timeout();
+    let table_problem = archiver.check_archive_table(check_until).await.err();
     if let Some(err) = &table_problem {
         if !cli.dry_run {
             eprintln!("ttl-archiver-redrive: {err}; nothing was read, written or moved");

@@ -84,8 +84,8 @@ impl Archiver {
     /// The redrive's check before its first object: the archive table exists and these
     /// credentials may put items in it.
     #[cfg(feature = "operator")]
-    pub async fn check_archive_table(&self) -> Result<(), String> {
-        self.writer.check_table().await
+    pub async fn check_archive_table(&self, stop_at: Instant) -> Result<(), String> {
+        self.writer.check_table(stop_at).await
     }
 
     /// What a replay of each group would find in the archive (the redrive's dry run).

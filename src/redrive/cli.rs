@@ -32,7 +32,8 @@ Region, credentials and endpoints come from the AWS SDK's usual sources (AWS_REG
 AWS_PROFILE, access keys, a role; AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_S3 for local
 servers). Exit status: 0 when every object is archived and done, 1 when anything is left (a
 record not archived, an object unreadable or not moved, a listing refused), 2 for a bad argument
-or setting.";
+or setting, or an archive table that is missing, may not be written or cannot be reached (then
+the run does nothing; a dry run still lists what is parked).";
 
 /// Archives the DynamoDB stream batches that exhausted their retries, from the failed-batch
 /// bucket (or from files), with the function's own selection, projection and writing. Objects

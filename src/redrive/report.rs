@@ -34,8 +34,6 @@ pub enum Verdict {
     AlreadyArchived,
     /// The archive holds a newer version: the run leaves it, counted archived.
     NewerArchived,
-    /// Not a TTL deletion: the run skips it.
-    Skip,
     /// The run reports it and keeps its object; `reason` says why.
     CannotArchive,
 }
@@ -46,7 +44,6 @@ impl Verdict {
             Verdict::WouldArchive => "would archive",
             Verdict::AlreadyArchived => "already archived",
             Verdict::NewerArchived => "newer archived",
-            Verdict::Skip => "skip",
             Verdict::CannotArchive => "cannot archive",
         }
     }
@@ -230,7 +227,7 @@ impl ObjectReport {
 pub struct Totals {
     pub objects: usize,
     pub done: usize,
-    /// Objects left where they were, the unreadable and a dry run's included.
+    /// Objects left where they were, the unreadable included (a dry run's are not counted).
     pub kept: usize,
     pub unreadable: usize,
     pub archived: usize,
@@ -254,7 +251,8 @@ impl Totals {
                 self.kept += usize::from(!report.absent);
                 self.unreadable += 1;
             }
-            Status::Kept | Status::DryRun => self.kept += 1,
+            Status::Kept => self.kept += 1,
+            Status::DryRun => {}
         }
         self.archived += report.archived;
         self.newer_kept += report.newer_kept;
@@ -445,6 +443,8 @@ mod tests {
             0,
             "a dry run leaves objects by design"
         );
+        assert_eq!(totals.kept, 0, "nor counts them kept");
+        totals.add(&ObjectReport::new("c", Status::Kept));
         assert_eq!(totals.exit_status(false), 1);
         let mut listing_failed = Totals {
             source_errors: 1,
