@@ -112,6 +112,15 @@ fn demo_ttl_remove_all_archived() {
         ["SESSION#a1f3", "SESSION#b2e4", "SESSION#c3d5"],
         "sorted by key"
     );
+    // The version, read back as the record's deletion time (ApproximateCreationDateTime
+    // 1795000001, computed apart) and sequence number, not as a count of bytes.
+    assert!(
+        run.items[0].contains(
+            r#""ArchiveVersion": "deleted 2026-11-18T11:06:41Z, sequence number 1000000000000000000100""#
+        ),
+        "{}",
+        run.output
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ event file, whose first record's Keys name the key (in the order they appear the
 one per line, sorted by key, attributes sorted, numbers as the decimal strings DynamoDB keeps.
 """
 import argparse
+import datetime
 import json
 import socket
 import sys
@@ -92,7 +93,20 @@ def plain(value):
     return inner  # S, N (a string), BOOL
 
 
-def show(db, table):
+def version_text(value):
+    """The archiver's 21-byte version, read on its own (src/archive/version.rs writes it): the
+    deletion's second (4 bytes), then the sequence number as its digits before the last 19 (9
+    bytes) and those 19 (8 bytes), all big-endian."""
+    raw = value.get("B") if isinstance(value, dict) else None
+    if not isinstance(raw, (bytes, bytearray)) or len(raw) != 21:
+        return None
+    seconds = int.from_bytes(raw[:4], "big")
+    sequence = int.from_bytes(raw[4:13], "big") * 10**19 + int.from_bytes(raw[13:], "big")
+    deleted = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return f"deleted {deleted:%Y-%m-%dT%H:%M:%SZ}, sequence number {sequence}"
+
+
+def show(db, table, version_attribute="ArchiveVersion"):
     key = [k["AttributeName"] for k in db.describe_table(TableName=table)["Table"]["KeySchema"]]
     items, start = [], {}
     while True:
@@ -104,7 +118,10 @@ def show(db, table):
     items.sort(key=lambda item: [json.dumps(item[name], sort_keys=True) for name in key])
     print(f"{len(items)} item(s) in archive table {table}:")
     for item in items:
-        readable = {name: plain(value) for name, value in item.items()}
+        readable = {
+            name: (name == version_attribute and version_text(value)) or plain(value)
+            for name, value in item.items()
+        }
         print("  " + json.dumps(readable, ensure_ascii=False, sort_keys=True))
 
 
@@ -119,6 +136,8 @@ def main():
     shown = commands.add_parser("show", help="print every item, sorted by key")
     shown.add_argument("endpoint")
     shown.add_argument("table")
+    shown.add_argument("--version-attribute", default="ArchiveVersion",
+                       help="the archiver's version, shown as its deletion time and sequence number")
     args = parser.parse_args()
     db = client(args.endpoint)
     try:
@@ -129,7 +148,7 @@ def main():
             wait_for(args.endpoint)
             create(db, args.table, key)
         else:
-            show(db, args.table)
+            show(db, args.table, args.version_attribute)
     except (ClientError, BotoCoreError, OSError, KeyError, ValueError) as err:
         sys.exit(f"archive_table.py {args.command}: {err}")
 
