@@ -89,9 +89,8 @@ pub fn replayed(
     // one this archiver would not write; then the judgement of what refused it.
     let condition_holds = match existing.map(|item| item.get(version_attribute)) {
         None => true,
-        Some(Some(AttributeValue::B(bytes))) => bytes.as_ref() < ours.version.as_bytes(),
-        Some(Some(AttributeValue::S(text))) => text.as_str() < ours.version.legacy_text().as_str(),
-        Some(_) => false,
+        Some(Some(stored)) => ours.version.is_above(stored),
+        Some(None) => false,
     };
     if condition_holds {
         return Replayed::WouldArchive;

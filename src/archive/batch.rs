@@ -25,6 +25,15 @@ impl WriteGroup {
         &self.item.key
     }
 
+    /// The key's attributes, as the item holds them (a GetItem's `Key`).
+    pub fn key_attributes(&self) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        self.key()
+            .names()
+            .iter()
+            .filter_map(|name| Some((name.clone(), self.item.item.get(name)?.clone())))
+            .collect()
+    }
+
     pub fn sequence_numbers(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.item.sequence_number.as_str())
             .chain(self.superseded.iter().map(String::as_str))

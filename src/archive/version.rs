@@ -83,6 +83,19 @@ impl Version {
         archive_version(seconds, sequence)
     }
 
+    /// Whether `stored` is below this version as the archiver's conditions ask DynamoDB
+    /// (`#version < :version OR #version < :legacy`): a binary by its bytes, a string by its
+    /// UTF-8 bytes against the legacy text, any other type never. Dry runs use it to say what
+    /// the condition will decide.
+    pub fn is_above(&self, stored: &aws_sdk_dynamodb::types::AttributeValue) -> bool {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        match stored {
+            AttributeValue::B(bytes) => bytes.as_ref() < self.as_bytes(),
+            AttributeValue::S(text) => text.as_str() < self.legacy_text().as_str(),
+            _ => false,
+        }
+    }
+
     /// The decimal string an earlier release stored for the same record: the redrive's
     /// condition compares it with archive items that still carry one.
     pub fn legacy_text(&self) -> String {

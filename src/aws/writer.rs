@@ -513,12 +513,7 @@ impl ArchiveWriter {
         &self,
         group: &WriteGroup,
     ) -> Result<Option<HashMap<String, AttributeValue>>, Failure> {
-        let key = group
-            .key()
-            .names()
-            .iter()
-            .filter_map(|name| Some((name.clone(), group.item.item.get(name)?.clone())))
-            .collect();
+        let key = group.key_attributes();
         let output = self
             .client
             .get_item()

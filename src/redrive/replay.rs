@@ -1,10 +1,8 @@
 //! Archives the batch held by one object, with the function's selection, projection and writing.
 //! Knows nothing of S3: it takes the object's bytes and says what became of its records.
 
-use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use tokio::time::Instant;
 
 use crate::archive::archived::Replayed;
@@ -15,8 +13,6 @@ use crate::aws::writer::WriteMode;
 use crate::lambda::handler::Archiver;
 use crate::operator::output::key_json;
 use crate::redrive::report::{FailedRecord, ObjectReport, RecordVerdict, Status, Verdict};
-
-type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug)]
 pub struct Replay {
@@ -113,12 +109,7 @@ impl Replay {
                 Replayed::NewerArchived => (Verdict::NewerArchived, None),
                 Replayed::Cannot(why) => (Verdict::CannotArchive, Some(why)),
             };
-            let key: Item = group
-                .key()
-                .names()
-                .iter()
-                .filter_map(|n| Some((n.clone(), group.item.item.get(n)?.clone())))
-                .collect();
+            let key = group.key_attributes();
             let latest = &group.item.sequence_number;
             for seq in group.sequence_numbers() {
                 match verdict {

@@ -169,12 +169,7 @@ pub fn judge_live(
     let Some(theirs) = live.get(version_attribute) else {
         return LiveItem::Replaced;
     };
-    let older = match (theirs, ours) {
-        (AttributeValue::B(bytes), Some(ours)) => bytes.as_ref() < ours.as_bytes(),
-        (AttributeValue::S(text), Some(ours)) => text.as_str() < ours.legacy_text().as_str(),
-        _ => false,
-    };
-    if older {
+    if ours.is_some_and(|ours| ours.is_above(theirs)) {
         LiveItem::Replaced
     } else {
         LiveItem::LeftAloneNewer
