@@ -543,9 +543,35 @@ async fn with_ttl_off_expires_in_needs_the_attribute_named_and_warns() {
             && stderr.contains("only once TTL is on again with attribute ExpirationTime"),
         "{stderr}"
     );
-    for item in t.items("source").await {
+    let restored = t.items("source").await;
+    assert_eq!(restored.len(), 2, "both items restored");
+    for item in restored {
         assert_expires_in_30_days(&item["ExpirationTime"], before);
     }
+    // A key attribute would take the number in place of the item's key; the version attribute
+    // is refused by the settings themselves.
+    for (taken, refusal) in [
+        (
+            "pk",
+            "names pk, a key attribute or one of the archiver's own",
+        ),
+        (
+            "ArchiveVersion",
+            "expected a name different from TTL_ATTRIBUTE's",
+        ),
+    ] {
+        let (code, _, stderr) = t.restore(&[
+            "--all",
+            "--ttl-attribute",
+            taken,
+            "--expires-in",
+            "30d",
+            "--overwrite",
+        ]);
+        assert_eq!(code, 2, "{taken}: {stderr}");
+        assert!(stderr.contains(refusal), "{stderr}");
+    }
+    assert_eq!(t.items("source").await.len(), 2, "nothing more written");
 }
 
 fn now_seconds() -> u64 {

@@ -190,7 +190,13 @@ async fn the_runbook_pasted_block_by_block_clears_the_incident_and_restores_the_
         }
         Outcome::Error(error) => panic!("{error}"),
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Its log lines arrive through a pipe: wait for the warning, not for a fixed time.
+    let waited = std::time::Instant::now();
+    while !function.logs().contains("records not archived")
+        && waited.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let warnings: Vec<String> = function
         .logs()
         .lines()

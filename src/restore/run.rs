@@ -86,6 +86,25 @@ pub async fn prepare(
                 epoch_seconds: now() + after.as_secs(),
             },
             (None, Some(after), _) => match &config.ttl_attribute {
+                // Named by hand, it must not be a key or one of the archiver's attributes: the
+                // number would replace the item's key, or a stamp the function then refuses.
+                Some(attribute)
+                    if archive.names().any(|key| key == attribute)
+                        || [
+                            Some(&config.version_attribute),
+                            config.archived_at_attribute.as_ref(),
+                        ]
+                        .contains(&Some(attribute))
+                        || config
+                            .archive_expiry
+                            .as_ref()
+                            .is_some_and(|e| &e.attribute == attribute) =>
+                {
+                    return Err(format!(
+                        "--ttl-attribute (TTL_ATTRIBUTE) names {attribute}, a key attribute or one \
+                         of the archiver's own: it cannot hold the expiry; nothing was written"
+                    ))
+                }
                 Some(attribute) => {
                     let epoch_seconds = now() + after.as_secs();
                     warnings.push(format!(
