@@ -1,5 +1,6 @@
 //! The README's first command, `bash tools/demo [EVENT_FILE]`, on every sample event: the batch
-//! response and the number of archived items are what the README's events table says.
+//! response and the number of archived items are what the events table of docs/local.md ("The
+//! sample events") says.
 
 mod support;
 
@@ -59,7 +60,7 @@ fn response(failed: &[&str]) -> Value {
     json!({ "batchItemFailures": failed.iter().map(|s| json!({"itemIdentifier": s})).collect::<Vec<_>>() })
 }
 
-/// The demo's answer and archive for `event`, as the README's events table states them.
+/// The demo's answer and archive for `event`, as docs/local.md's events table states them.
 fn check(event: &str, failed: &[&str], archived: usize) -> Option<Demo> {
     let run = demo(event)?;
     assert_eq!(run.response, response(failed), "{}", run.output);
@@ -69,7 +70,7 @@ fn check(event: &str, failed: &[&str], archived: usize) -> Option<Demo> {
         assert_eq!(
             want.items.len(),
             archived,
-            "the README agrees with the event file"
+            "docs/local.md's events table agrees with the event file"
         );
     }
     for item in &run.items {

@@ -1,5 +1,5 @@
-//! The README's `sam local invoke` block, pasted as the README has it: extracted from the
-//! README, run in one shell from the repository's root, and expected to archive
+//! The `sam local invoke` block of docs/local.md ("Run it locally"), pasted as the page has it:
+//! extracted from the page, run in one shell from the repository's root, and expected to archive
 //! `events/ttl-remove.json`. The test command runs it before it starts any Docker engine (its
 //! first step with `--ignored`), so the block's own `tools/docker-lambda start` is what makes
 //! Docker answer, as on a newcomer's machine.
@@ -10,11 +10,11 @@ use std::process::{Command, Stdio};
 
 use support::repo_path;
 
-/// The first `sh` block under the README's heading for the SAM path.
+/// The first `sh` block under docs/local.md's heading for the SAM path.
 fn sam_block() -> String {
-    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
-    let section = readme
-        .split_once("### With the SAM CLI and Docker (`sam local invoke`)")
+    let page = std::fs::read_to_string(repo_path("docs/local.md")).unwrap();
+    let section = page
+        .split_once("## With the SAM CLI and Docker (`sam local invoke`)")
         .expect("the SAM section")
         .1;
     let block = section
@@ -55,7 +55,7 @@ fn the_sam_section_pasted_in_one_shell_archives_the_sessions() {
         .is_ok_and(|s| s.success());
     eprintln!("a Docker engine answered before the block: {engine_before}");
     // As pasted into an interactive shell: each line runs whatever the one before did; `kill %1`
-    // (the README's next step) stops dynalite at the end.
+    // (the page's next step) stops dynalite at the end.
     // Each command is echoed with the seconds since the start (bash's `set -x`), so the log
     // says how long each step took.
     let script = format!(
@@ -69,14 +69,14 @@ fn the_sam_section_pasted_in_one_shell_archives_the_sessions() {
         .env("SAM_CLI_TELEMETRY", "0")
         .stdin(Stdio::null())
         .output()
-        .expect("run the README's block");
+        .expect("run the page's block");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let text = format!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     eprintln!("{text}");
     assert!(output.status.success(), "the block failed:\n{text}");
     assert!(
         stdout.contains(r#"{"batchItemFailures": []}"#),
-        "the answer the README states:\n{text}"
+        "the answer docs/local.md states:\n{text}"
     );
     assert!(
         stdout.contains("3 item(s) in archive table sessions-archive"),

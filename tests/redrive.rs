@@ -934,20 +934,20 @@ async fn a_progress_bar_on_a_terminal_and_none_otherwise() {
 }
 
 #[test]
-fn the_readme_shows_the_help_the_tool_prints() {
+fn the_operations_page_shows_the_help_the_tool_prints() {
     let help = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-redrive"))
         .arg("--help")
         .output()
         .unwrap();
     assert_eq!(help.status.code(), Some(0));
-    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let page = std::fs::read_to_string(repo_path("docs/operations.md")).unwrap();
     let opening = "`ttl-archiver-redrive --help`:\n\n```text\n";
-    let start = readme.find(opening).expect("the help in the README") + opening.len();
-    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let start = page.find(opening).expect("the help in docs/operations.md") + opening.len();
+    let shown = &page[start..start + page[start..].find("```").unwrap()];
     assert_eq!(
         shown,
         String::from_utf8_lossy(&help.stdout),
-        "paste the new --help into the README"
+        "paste the new --help into docs/operations.md"
     );
 }
 

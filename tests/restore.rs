@@ -110,7 +110,7 @@ impl Tables {
     }
 
     /// Runs the restore with the archive `archive` and the source `source`, and `args`, as the
-    /// README's recipe does: no attribute settings.
+    /// incident recipe (docs/operations.md) does: no attribute settings.
     fn restore(&self, args: &[&str]) -> (i32, String, String) {
         self.restore_with(&[], args)
     }
@@ -707,7 +707,7 @@ async fn a_dry_run_with_overwrite_says_item_by_item_what_the_run_does() {
 }
 
 /// The round trip, as an operator runs it: items archived by the function with an archived-at
-/// stamp and a retention, restored with the README's recipe as written (no attribute settings,
+/// stamp and a retention, restored with the incident recipe as written (no attribute settings,
 /// a deletion window, an expiry), deleted again by TTL (a REMOVE with TTL's identity carrying
 /// the restored item), and archived again at the newer version with fresh stamps.
 async fn round_trip(global_archive: bool) {
@@ -753,8 +753,9 @@ async fn round_trip(global_archive: bool) {
     // sessions_event's deletions are at 1795000001 (2026-11-18T11:06:41Z).
     invoke(sessions_event(3)).await;
 
-    // The recipe's steps, as the README has them, on these tables and around these deletions.
-    let steps = readme_recipe(["2026-11-18T11:00:00Z", "2026-11-18T12:00:00Z"]);
+    // The recipe's steps, as docs/operations.md has them, on these tables and around these
+    // deletions.
+    let steps = incident_recipe(["2026-11-18T11:00:00Z", "2026-11-18T12:00:00Z"]);
     assert_eq!(steps.len(), 2, "a dry run, then the restore: {steps:?}");
     for step in &steps {
         let args: Vec<&str> = step.iter().map(String::as_str).collect();
@@ -817,17 +818,17 @@ async fn round_trip(global_archive: bool) {
     }
 }
 
-/// The `ttl-archiver-restore` commands of the README's incident recipe, as arguments after the
-/// tables (which `Tables::restore` gives), with the recipe's window replaced by `window` and
-/// its output redirection left to the test.
-fn readme_recipe(window: [&str; 2]) -> Vec<Vec<String>> {
-    let readme = std::fs::read_to_string(support::repo_path("README.md")).unwrap();
-    let recipe = readme
+/// The `ttl-archiver-restore` commands of the incident recipe (docs/operations.md, "Restore"), as
+/// arguments after the tables (which `Tables::restore` gives), with the recipe's window replaced
+/// by `window` and its output redirection left to the test.
+fn incident_recipe(window: [&str; 2]) -> Vec<Vec<String>> {
+    let page = std::fs::read_to_string(support::repo_path("docs/operations.md")).unwrap();
+    let recipe = page
         .split("**The incident recipe.**")
         .nth(1)
         .and_then(|rest| rest.split("```sh\n").nth(1))
         .and_then(|rest| rest.split("```").next())
-        .expect("the README's incident recipe");
+        .expect("the incident recipe of docs/operations.md");
     let mut commands = Vec::new();
     for command in recipe.replace("\\\n", " ").lines() {
         let Some(args) = command.trim().strip_prefix("ttl-archiver-restore ") else {

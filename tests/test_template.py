@@ -793,7 +793,7 @@ def test_the_source_ttl_attribute_name_may_be_reused_for_the_expiry():
 
 # cfn-lint and `sam validate --lint` on each option set. Neither takes parameter values, so each
 # set becomes the template's defaults (cfn-lint checks defaults against AllowedPattern too).
-# Global tables (README, "Global tables"): the stack in each Region of a global source table. The
+# Global tables (docs/global-tables.md): the stack in each Region of a global source table. The
 # primary (no ArchiveTableArn) creates the archive as a global table; the others write their
 # own Region's replica.
 REGIONS = "us-east-1,eu-west-1,ap-southeast-2"
@@ -1049,8 +1049,8 @@ def test_cfn_lint_and_sam_validate_are_clean_for_each_option_set(name, tmp_path)
         assert run.returncode == 0, f"{command[0].name} on {name}:\n{run.stdout}{run.stderr}"
 
 
-# The hardening options (README, "Security scan"): each changes its one resource and grants the
-# role nothing.
+# The hardening options (docs/deploy.md, "Security scan"): each changes its one resource and
+# grants the role nothing.
 HARDENING = LINT_SETS["hardening"]
 
 
@@ -1100,15 +1100,15 @@ def checkov_skips():
     ]
 
 
-def test_every_checkov_skip_says_why_and_the_readme_lists_it():
-    readme = (ROOT / "README.md").read_text()
+def test_every_checkov_skip_says_why_and_the_docs_list_it():
+    page = (ROOT / "docs" / "deploy.md").read_text()
     skips = checkov_skips()
     assert skips, "the template's skips are read"
     for resource, check, comment in skips:
         assert re.fullmatch(r"CKV2?_AWS_\d+", check or ""), f"{resource}: a skip without a check id"
         assert len(comment.split()) >= 8, f"{resource} {check}: a skip needs a reason a reviewer accepts"
-        assert re.search(rf"^\| `{check}`[^|\n]*\| `{resource}` \|", readme, re.M), (
-            f"README's security scan table lacks {check} on {resource}"
+        assert re.search(rf"^\| `{check}`[^|\n]*\| `{resource}` \|", page, re.M), (
+            f"the security scan table of docs/deploy.md lacks {check} on {resource}"
         )
 
 
@@ -1168,3 +1168,69 @@ def test_every_section_the_template_names_exists():
             f'{page}, "{name}": no such heading in {path}'
         )
 
+
+# The README and docs/: every relative link leads to a file that exists and, with a #anchor, to
+# a heading of that file; and the README stays short enough to read in ten minutes.
+DOC_PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+
+
+def anchor(heading):
+    """GitHub's anchor for a heading: its text as rendered (a link's text, no backticks or
+    emphasis marks), lowercased, punctuation other than - and _ removed, spaces made -."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def relative_links(text):
+    """The targets of the inline links of a Markdown text, outside code blocks and code spans,
+    that have no scheme (http:, mailto:): a path, a path#anchor, or #anchor."""
+    prose, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            prose.append(line)
+    prose = re.sub(r"`[^`]*`", "", "\n".join(prose))
+    targets = re.findall(r"\[[^\]]*\]\(([^)\s]+)\)", prose)
+    return [t for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:", t, re.I)]
+
+
+def broken_links(page):
+    """What is wrong with each relative link of `page` (relative to the repository's root)."""
+    broken = []
+    for target in relative_links((ROOT / page).read_text()):
+        path, _, fragment = target.partition("#")
+        file = ((ROOT / page).parent / path).resolve() if path else ROOT / page
+        name = os.path.relpath(file, ROOT)
+        if not file.exists():
+            broken.append(f"{page}: {target}: no file {name}")
+        elif fragment and (not file.is_file() or fragment not in {anchor(h) for h in headings(file)}):
+            broken.append(f"{page}: {target}: no heading of {name} has the anchor #{fragment}")
+    return broken
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    assert "docs/runbook.md" in DOC_PAGES and len(DOC_PAGES) > 2, DOC_PAGES
+    assert sum(len(relative_links((ROOT / page).read_text())) for page in DOC_PAGES) >= 20, "the links are read"
+    broken = [problem for page in DOC_PAGES for problem in broken_links(page)]
+    assert not broken, "\n".join(broken)
+    linked = {target.partition("#")[0] for target in relative_links((ROOT / "README.md").read_text())}
+    unlinked = sorted(set(DOC_PAGES[1:]) - linked)
+    assert not unlinked, f"pages of docs/ the README's Documentation list does not link: {unlinked}"
+    for page in DOC_PAGES:
+        anchors = [anchor(h) for h in headings(page)]
+        repeated = sorted({a for a in anchors if anchors.count(a) > 1})
+        assert not repeated, f"{page}: headings that share an anchor: {repeated}"
+
+
+def test_the_anchor_rule_is_githubs():
+    assert anchor("With the SAM CLI and Docker (`sam local invoke`)") == "with-the-sam-cli-and-docker-sam-local-invoke"
+    assert anchor("The archive table: retention, keys, your own table") == "the-archive-table-retention-keys-your-own-table"
+    assert anchor("Checks that do not share the code's assumptions") == "checks-that-do-not-share-the-codes-assumptions"
+    assert anchor("From a release's files (no Rust)") == "from-a-releases-files-no-rust"
+    assert anchor("Items near 400 KB") == "items-near-400-kb"
+
+
+def test_the_readme_is_under_400_lines():
+    lines = len((ROOT / "README.md").read_text().splitlines())
+    assert lines < 400, f"README.md has {lines} lines: move the depth into docs/"

@@ -1,5 +1,5 @@
 """Planted defects in the code: each one a small change to the source that a real bug could
-make, and the checks that must fail with it (README, "Planted defects"). Run with
+make, and the checks that must fail with it (docs/testing.md, "Planted defects"). Run with
 `bash tools/plant` (all of them) or `bash tools/plant NAME...`.
 
 Each defect is planted in a copy of the working tree (the tools it needs linked in, its own

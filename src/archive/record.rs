@@ -3,7 +3,7 @@
 //!
 //! aws_lambda_events' `EventRecord` decodes every field, and its images into serde_dynamo's
 //! representation, which then has to be converted (each map rebuilt and rehashed) into the
-//! SDK's: measured, that was about a tenth of the CPU a batch takes (README, Performance). The
+//! SDK's: measured, that was about a tenth of the CPU a batch takes (docs/performance.md). The
 //! identity keeps aws_lambda_events' type.
 
 use std::borrow::Cow;

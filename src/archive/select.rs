@@ -26,8 +26,8 @@ pub fn is_ttl_removal_parts(event_name: &str, identity: Option<&UserIdentity>) -
 /// whose TTL deleted the item sees the identity; the others see a `REMOVE` without one. A user's
 /// delete looks the same, so the item must also have expired by the time it was deleted: its
 /// `ttl_attribute` (epoch seconds) at or before the record's creation time. A user's delete of an
-/// item that had already expired is counted too; the README says so. Skipped all the same: the
-/// Region that deleted it archives it.
+/// item that had already expired is counted too; docs/global-tables.md says so. Skipped all the
+/// same: the Region that deleted it archives it.
 pub fn is_replicated_ttl_deletion(record: &Record, ttl_attribute: Option<&str>) -> bool {
     if record.event_name != "REMOVE" || record.user_identity.is_some() {
         return false;

@@ -14,7 +14,7 @@
 //! The version is a binary (`B`) attribute of fixed width, big-endian, so DynamoDB's byte-wise
 //! comparison of binaries (`<` in a condition expression: each byte unsigned) is the numeric
 //! order. 21 bytes against the 53 characters of the decimal string it replaces: each byte an
-//! archive item carries is paid for in write units (README, "Cost").
+//! archive item carries is paid for in write units (docs/performance.md, "Cost").
 
 use std::cmp::Ordering;
 

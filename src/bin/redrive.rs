@@ -15,13 +15,13 @@ use ttl_archiver::redrive::replay::Replay;
 use ttl_archiver::redrive::run::{Output, Redrive};
 use ttl_archiver::Archiver;
 
-// glibc's malloc spent a fifth of a parallel redrive's CPU in its arenas (README, "When a batch
-// fails"); mimalloc less than half of that.
+// glibc's malloc spent a fifth of a parallel redrive's CPU in its arenas (docs/operations.md,
+// "When a batch fails"); mimalloc less than half of that.
 #[global_allocator]
 static ALLOCATOR: MiMalloc = MiMalloc;
 
-// One thread: it archives about 13,000 records a second (README), more than an archive table
-// takes from one client, and measured faster than worker threads waking each other.
+// One thread: it archives about 13,000 records a second (docs/operations.md), more than an
+// archive table takes from one client, and measured faster than worker threads waking each other.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

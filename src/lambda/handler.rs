@@ -35,7 +35,7 @@ impl Archiver {
         retry: RetryPolicy,
     ) -> Self {
         // A global archive is written from every Region, where the order of one shard says
-        // nothing: each put must check that it is newer (README, "Global tables").
+        // nothing: each put must check that it is newer (docs/global-tables.md).
         let mode = match config.global_archive {
             true => WriteMode::IfNewer,
             false => WriteMode::Batch,

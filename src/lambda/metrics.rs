@@ -1,6 +1,6 @@
 //! CloudWatch Embedded Metric Format: one JSON document per batch on stdout, which CloudWatch
 //! Logs turns into metrics with no API call and no extra latency. What each metric means, and
-//! how Lambda's retries count, is in the README ("Logs and metrics").
+//! how Lambda's retries count, is in docs/operations.md ("Logs and metrics").
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};

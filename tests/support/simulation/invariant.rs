@@ -5,9 +5,10 @@
 //! > without an old image (which the function cannot archive) is kept in the failed-batch
 //! > bucket, under `aws/lambda/`, for an operator.
 //! >
-//! > One exception, documented (README, "Versions"): when the archive holds the key without a
-//! > version (an item near 400 KB), a replay cannot tell which is newer; the newest deletion
-//! > may then stay in the bucket, reported, for an operator to decide. It is counted, not lost.
+//! > One exception, documented (docs/how-it-works.md, "Versions"): when the archive holds the
+//! > key without a version (an item near 400 KB), a replay cannot tell which is newer; the
+//! > newest deletion may then stay in the bucket, reported, for an operator to decide. It is
+//! > counted, not lost.
 //!
 //! The expected items come from the workload alone (tests/support/items.rs, written independently
 //! of the library's projection), never from what the mapping or the function did.

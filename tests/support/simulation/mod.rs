@@ -1,7 +1,7 @@
-//! The whole pipeline, simulated (README, "The pipeline simulation"): a seeded workload through
-//! the event source mapping's rules into the real function, the archive behind faults, the
-//! on-failure bucket and the redrive; the invariant (invariant.rs) checked at the end of each
-//! seed. One seed reproduces a run; a failure prints its seed.
+//! The whole pipeline, simulated (docs/testing.md, "The pipeline simulation"): a seeded workload
+//! through the event source mapping's rules into the real function, the archive behind faults,
+//! the on-failure bucket and the redrive; the invariant (invariant.rs) checked at the end of
+//! each seed. One seed reproduces a run; a failure prints its seed.
 
 mod chance;
 mod destination;

@@ -431,7 +431,7 @@ impl Pipeline<'_> {
             .collect()
     }
 
-    /// Runs the real redrive over the bucket, as the README tells an operator to.
+    /// Runs the real redrive over the bucket, as docs/operations.md tells an operator to.
     fn redrive(&mut self) {
         self.redrive_kept.clear();
         let output = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-redrive"))
