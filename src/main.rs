@@ -8,7 +8,7 @@ use ttl_archiver::lambda::{logging, runtime_api};
 use ttl_archiver::{function_handler, Archiver, Config, StreamBatch};
 
 // A batch allocates and frees many small maps and strings: mimalloc spends less CPU on them
-// than glibc's malloc (see README, Performance).
+// than glibc's malloc (see docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: MiMalloc = MiMalloc;
 
@@ -25,6 +25,13 @@ fn main() -> Result<(), Error> {
 
 async fn serve() -> Result<(), Error> {
     logging::init(std::io::stdout);
+    // The release a log belongs to, once per cold start: the crate's version, which is also the
+    // template's SemanticVersion and the release's (tests/release.rs checks they agree).
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "ttl-archiver {} starting",
+        env!("CARGO_PKG_VERSION")
+    );
 
     // Exiting makes Lambda fail the init (Runtime.ExitError) with this line in the logs.
     let config = Config::from_env().unwrap_or_else(|err| {

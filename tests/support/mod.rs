@@ -7,6 +7,7 @@ pub mod esm;
 pub mod items;
 pub mod proxy;
 pub mod runtime_api;
+pub mod sam;
 pub mod server;
 #[cfg(feature = "operator")]
 pub mod simulation;
