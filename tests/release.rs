@@ -34,10 +34,12 @@ fn release_dir() -> Option<&'static Path> {
         }
         let dir = repo_path("target/release-build/test-dist-x86_64");
         let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(repo_path("target/release-build")).unwrap();
+        // --out as a user gives it: relative to where they are, not to the repository.
         let output = Command::new("bash")
             .arg(repo_path("tools/release"))
-            .args(["--arch", "x86_64", "--out"])
-            .arg(&dir)
+            .args(["--arch", "x86_64", "--out", "test-dist-x86_64"])
+            .current_dir(repo_path("target/release-build"))
             .output()
             .expect("run tools/release");
         assert!(
@@ -103,6 +105,7 @@ fn the_release_holds_the_zip_the_template_and_checksums_that_verify() {
     let (ok, shown) = checksums_pass(dir);
     assert!(ok, "{shown}");
     assert_eq!(shown.matches(": OK").count(), 4, "{shown}");
+    assert_eq!(read(&dir.join("LICENSE")), read(&repo_path("LICENSE")));
 
     // The check can fail: one byte of the template changed, in a copy.
     let copy = dir.with_file_name("test-dist-tampered");
@@ -117,6 +120,36 @@ fn the_release_holds_the_zip_the_template_and_checksums_that_verify() {
     let (ok, shown) = checksums_pass(&copy);
     assert!(!ok && shown.contains("template.yaml: FAILED"), "{shown}");
     std::fs::remove_dir_all(&copy).unwrap();
+}
+
+/// The README away from the repository (the Serverless Application Repository's page, a download)
+/// links to this release's files on GitHub; its text is the repository's, link for link.
+#[test]
+fn the_released_readme_links_to_the_release_on_github() {
+    let Some(dir) = release_dir() else { return };
+    let released = read(&dir.join("README.md"));
+    let source = read(&repo_path("README.md"));
+    let base = format!("{}/blob/v{VERSION}/", env!("CARGO_PKG_REPOSITORY"));
+    let links = |text: &str| -> Vec<String> {
+        text.split("](")
+            .skip(1)
+            .map(|rest| rest.split(')').next().unwrap().to_owned())
+            .collect()
+    };
+    let (released_links, source_links) = (links(&released), links(&source));
+    assert_eq!(released_links.len(), source_links.len());
+    assert!(
+        source_links.iter().any(|l| l.starts_with("docs/")),
+        "the README links docs/"
+    );
+    for (after, before) in released_links.iter().zip(&source_links) {
+        if before.starts_with('#') || before.contains("://") {
+            assert_eq!(after, before);
+        } else {
+            assert_eq!(after, &format!("{base}{before}"));
+        }
+    }
+    assert_eq!(released.replace(&base, ""), source);
 }
 
 #[test]
@@ -336,39 +369,71 @@ fn the_operator_commands_print_the_version() {
     }
 }
 
-/// tools/release stops, naming the place, when a version disagrees: here the template's, in a
-/// copy of the files it reads.
-#[test]
-fn the_release_refuses_a_template_of_another_version() {
-    let copy =
-        std::env::temp_dir().join(format!("ttl-archiver-release-check-{}", std::process::id()));
+/// Runs tools/release from a copy of the files it reads before building, with `template` as the
+/// template and DIR holding `already` (file names); returns its exit code and stderr. It must
+/// stop before the build: the copy has nothing to build with.
+fn refused_release(name: &str, template: &str, already: &[&str]) -> (Option<i32>, String) {
+    let copy = std::env::temp_dir().join(format!(
+        "ttl-archiver-release-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&copy);
     std::fs::create_dir_all(copy.join("tools")).unwrap();
+    std::fs::create_dir_all(copy.join("out")).unwrap();
     std::fs::copy(repo_path("tools/release"), copy.join("tools/release")).unwrap();
     for name in ["Cargo.toml", "CHANGELOG.md"] {
         std::fs::copy(repo_path(name), copy.join(name)).unwrap();
     }
-    let template = read(&repo_path("template.yaml")).replace(
-        &format!("SemanticVersion: {VERSION}"),
-        "SemanticVersion: 0.0.1",
-    );
     std::fs::write(copy.join("template.yaml"), template).unwrap();
+    for name in already {
+        std::fs::write(copy.join("out").join(name), "").unwrap();
+    }
     let output = Command::new("bash")
         .arg(copy.join("tools/release"))
         .args(["--arch", "x86_64", "--out"])
         .arg(copy.join("out"))
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(copy.join("out")).unwrap().collect();
+    assert_eq!(left.len(), already.len(), "nothing written to DIR");
+    std::fs::remove_dir_all(&copy).unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// tools/release stops, naming the place, when a version disagrees: here the template's.
+#[test]
+fn the_release_refuses_a_template_of_another_version() {
+    let template = read(&repo_path("template.yaml")).replace(
+        &format!("SemanticVersion: {VERSION}"),
+        "SemanticVersion: 0.0.1",
+    );
+    let (code, stderr) = refused_release("version", &template, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "template.yaml's SemanticVersion is not Cargo.toml's version {VERSION}"
         )),
         "{stderr}"
     );
-    assert!(!copy.join("out").exists(), "nothing built");
-    std::fs::remove_dir_all(&copy).unwrap();
+}
+
+/// A DIR holding another release's zip is refused before anything is built or written: the
+/// SHA256SUMS would not list it, and a user could take it for this release.
+#[test]
+fn the_release_refuses_a_dir_holding_another_release() {
+    let template = read(&repo_path("template.yaml"));
+    let other = format!("ttl-archiver-{VERSION}-arm64.zip");
+    let (code, stderr) = refused_release("dir", &template, &[&other, "notes.txt"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "already holds {other}: give an empty or new --out"
+        )),
+        "{stderr}"
+    );
 }
 
 /// What `sam deploy --guided` does first with the released template: `sam package` uploads the
@@ -480,31 +545,30 @@ fn the_readmes_download_block_fetches_and_verifies_the_release() {
         .status()
         .unwrap();
     assert!(sums.success());
-    let port = support::server::free_port();
-    let mut server = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .current_dir(&site)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the HTTP server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Stopped when dropped, whatever the assertions below do.
+    let site_dir = site.display().to_string();
+    let Some(server) = support::server::LocalServer::start_server(
+        "python3 (tools/.venv)",
+        "tools/.venv/bin/python3",
+        |port| {
+            [
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                &site_dir,
+                port,
+            ]
+            .map(String::from)
+            .to_vec()
+        },
+    ) else {
+        return;
+    };
 
     let pasted = block
-        .replace(repository, &format!("http://127.0.0.1:{port}"))
+        .replace(repository, &server.endpoint)
         .replace("arch=arm64", "arch=x86_64")
         .replace("sam deploy --guided", "sam validate --lint");
     let user = dir.with_file_name("test-release-user");
@@ -523,8 +587,7 @@ fn the_readmes_download_block_fetches_and_verifies_the_release() {
         .env("SAM_CLI_TELEMETRY", "0")
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let said = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{pasted}\n{said}");

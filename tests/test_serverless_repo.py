@@ -2,6 +2,7 @@
 `AWS::ServerlessRepo::Application` metadata under AWS's constraints and equal to Cargo.toml's,
 every resource type one the repository accepts, the capabilities a deployer acknowledges, and the
 nested-application example built and validated offline with this repository's template."""
+import json
 import os
 import pathlib
 import re
@@ -110,6 +111,18 @@ def test_the_readme_names_the_capabilities_a_deployer_acknowledges():
     assert "`CAPABILITY_IAM` and `CAPABILITY_RESOURCE_POLICY`" in readme
 
 
+def test_the_readme_counts_the_roles_a_deployer_acknowledges():
+    """What the acknowledgement covers, counted in the deployed form of every option set."""
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+    counts = {
+        sum(r["Type"] == "AWS::IAM::Role" for r in template["Resources"].values())
+        for name, template in every_option_set() if name != "source"
+    }
+    assert len(counts) == 1, counts
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"the stack creates {words[counts.pop()]} IAM roles" in readme
+
+
 def test_no_permission_the_repository_refuses_to_publish():
     """AWS blocks publication of AWSLambda_FullAccess and of iam:AttachRolePolicy, iam:PutRolePolicy
     or iam:* on every resource ("Using AWS SAM with the AWS Serverless Application Repository")."""
@@ -133,18 +146,42 @@ def test_the_release_workflow_publishes_only_with_a_role_and_says_so_without():
     assert any(s.get("uses", "").startswith("aws-actions/configure-aws-credentials@") for s in steps)
 
 
-def test_the_publishing_policy_in_the_readme_is_least_privilege():
+def publishing_policies():
+    """The JSON blocks of the README's publishing section: trust policy, role policy, bucket policy."""
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Publishing to the Serverless Application Repository", 1)[1]
-    policy = section.split("```json\n", 1)[1].split("```", 1)[0]
-    import json
+    section = readme.split("### Publishing to the Serverless Application Repository", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```json\n(.*?)```", section, re.S)
+    assert len(blocks) == 3, "trust, role and bucket policies"
+    return [json.loads(block) for block in blocks]
 
-    statements = json.loads(policy)["Statement"]
-    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+def actions_of(statement):
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+
+def test_the_publishing_role_is_assumed_only_by_this_repositorys_version_tags():
+    trust, _, _ = publishing_policies()
+    [statement] = trust["Statement"]
+    assert actions_of(statement) == ["sts:AssumeRoleWithWebIdentity"]
+    assert statement["Principal"]["Federated"].endswith(":oidc-provider/token.actions.githubusercontent.com")
+    condition = statement["Condition"]
+    assert condition["StringEquals"] == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+    repository = CARGO["repository"].removeprefix("https://github.com/")
+    assert condition["StringLike"] == {
+        "token.actions.githubusercontent.com:sub": f"repo:{repository}:ref:refs/tags/v*"
+    }
+
+
+def test_the_publishing_policy_in_the_readme_is_least_privilege():
+    """What `sam package` and `sam publish` (without --fail-on-same-version) call: the SAM CLI's
+    vendored serverlessrepo.publish calls CreateApplication, then on a conflict UpdateApplication
+    and CreateApplicationVersion; its S3 uploader's HeadObject may be refused (it uploads again)."""
+    _, role, _ = publishing_policies()
+    statements = role["Statement"]
+    actions = {a for s in statements for a in actions_of(s)}
     assert actions == {
         "serverlessrepo:CreateApplication", "serverlessrepo:UpdateApplication",
-        "serverlessrepo:CreateApplicationVersion", "serverlessrepo:GetApplication", "s3:PutObject",
-        "s3:GetObject",
+        "serverlessrepo:CreateApplicationVersion", "s3:PutObject",
     }
     for statement in statements:
         assert statement["Effect"] == "Allow"
@@ -153,6 +190,17 @@ def test_the_publishing_policy_in_the_readme_is_least_privilege():
             assert resource == "*" and statement["Action"] == "serverlessrepo:CreateApplication" or (
                 resource.endswith(":applications/ttl-archiver") or resource.endswith("/ttl-archiver/*")
             ), statement
+    workflow = (ROOT / ".github" / "workflows" / "sar-publish.yml").read_text()
+    assert "--fail-on-same-version" not in workflow, "it would need serverlessrepo:GetApplication"
+    assert "--s3-prefix ttl-archiver " in workflow
+
+
+def test_the_package_bucket_lets_only_the_repository_read_this_accounts_packages():
+    _, _, bucket = publishing_policies()
+    [statement] = bucket["Statement"]
+    assert statement["Principal"] == {"Service": "serverlessrepo.amazonaws.com"}
+    assert actions_of(statement) == ["s3:GetObject"]
+    assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
 
 
 def test_the_nested_application_example_builds_and_validates_offline(tmp_path):
