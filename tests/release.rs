@@ -150,6 +150,14 @@ fn the_released_readme_links_to_the_release_on_github() {
         }
     }
     assert_eq!(released.replace(&base, ""), source);
+    // Nor a reference definition (`[name]: target`) left relative.
+    for line in released.lines() {
+        if let Some((_, target)) = line.trim_start().split_once("]: ") {
+            if line.trim_start().starts_with('[') {
+                assert!(target.contains("://") || target.starts_with('#'), "{line}");
+            }
+        }
+    }
 }
 
 #[test]
