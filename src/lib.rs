@@ -2,7 +2,8 @@
 //!
 //! `archive` holds the pure decisions (select, project, version, plan); `aws` the one adapter
 //! per AWS service the function needs (DynamoDB) and the SDK's configuration; `lambda` ties them
-//! together for one invocation; `operator`, `redrive` and `restore` are the operator commands.
+//! together for one invocation; `operator`, `redrive`, `restore` and `sizing` are the operator
+//! commands.
 
 pub mod archive;
 pub mod aws;
@@ -14,6 +15,8 @@ pub mod operator;
 pub mod redrive;
 #[cfg(feature = "operator")]
 pub mod restore;
+#[cfg(feature = "operator")]
+pub mod sizing;
 
 pub use archive::plan::{plan_batch, BatchError, BatchPlan, StreamBatch};
 pub use aws::writer::{ArchiveWriter, RetryPolicy, WriteError};

@@ -46,6 +46,11 @@ impl Progress {
         self.bar.inc(1);
     }
 
+    /// Says where the run stands, without finishing a unit.
+    pub fn say(&self, message: String) {
+        self.bar.set_message(message);
+    }
+
     /// Writes one whole line to stdout, the bar cleared meanwhile. A closed stdout (`| head`)
     /// does not stop the command: the work still needs doing.
     pub fn println(&self, line: &str) {

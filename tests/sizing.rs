@@ -1,0 +1,207 @@
+//! The sizing model and `tools/sizing` (README, "Sizing"). Each expected figure is computed here
+//! from AWS's rules as stated, by hand (a write unit per KB, a new table's 4,000 units doubling
+//! after 30 minutes, a backlog's age growing with the shortfall), never by calling the model;
+//! then the command as a user runs it, on the cases the issue names.
+#![cfg(feature = "operator")]
+
+use std::process::Command;
+
+use serde_json::Value;
+use ttl_archiver::sizing::function::FunctionModel;
+use ttl_archiver::sizing::pipeline::{simulate, simulate_until, Load, Stack};
+use ttl_archiver::sizing::workload::Deletions;
+
+fn stack(shards: u64, warm: f64, max_age: f64) -> Stack {
+    Stack {
+        shards,
+        parallelization_factor: 1,
+        batch_size: 1_000,
+        batching_window_seconds: 5.0,
+        maximum_retry_attempts: 10,
+        maximum_record_age_seconds: max_age,
+        iterator_age_alarm_seconds: 600.0,
+        concurrency_limit: 1_000,
+        warm_write_units: warm,
+        function: FunctionModel::default(),
+        seed: 7,
+    }
+}
+
+fn load(per_second: f64, seconds: f64, item_bytes: u64) -> Load {
+    Load {
+        deletions: Deletions::new(per_second, seconds, 0.0),
+        item_bytes,
+    }
+}
+
+/// A write unit per KB of the archived item (the item and the archiver's 35-byte version),
+/// rounded up: worked out by hand for the sizes used here.
+const UNITS_OF_900_BYTES: u64 = 1; // 935 bytes
+const UNITS_OF_2000_BYTES: u64 = 2; // 2,035 bytes
+
+#[test]
+fn a_light_load_is_archived_whole_within_its_batching_window() {
+    let figures = simulate(&load(100.0, 600.0, 900), &stack(1, 0.0, 21_600.0), |_| {});
+    assert_eq!(figures.deletions, 60_000);
+    assert_eq!(figures.archived_records, 60_000);
+    assert_eq!(figures.parked_records, 0);
+    assert_eq!(figures.throttled_writes, 0);
+    assert_eq!(figures.write_units, 60_000 * UNITS_OF_900_BYTES);
+    // A batch waits the 5 s window for its first record, the last is fresh.
+    assert!(figures.max_iterator_age_seconds < 6.0, "{figures:?}");
+    assert!(figures.drain_seconds < 600.0 + 10.0, "{figures:?}");
+}
+
+#[test]
+fn a_table_below_the_load_archives_at_its_capacity_and_the_backlog_ages() {
+    // 10,000 deletions a second of 2-unit items (20,000 units) into 8,000 units of warm
+    // throughput, for 20 minutes (less than the 30 in which on-demand doubles).
+    let (rate, seconds, capacity) = (10_000.0, 1_200.0, 8_000.0);
+    let figures = simulate_until(
+        &load(rate, seconds, 2_000),
+        &stack(20, capacity, 86_000.0),
+        seconds,
+        |_| {},
+    );
+    let expected = capacity / UNITS_OF_2000_BYTES as f64 * seconds;
+    let archived = figures.archived_records as f64;
+    assert!(
+        (archived - expected).abs() < 0.1 * expected,
+        "{archived} archived, {expected} expected"
+    );
+    // What is not archived waits: the oldest record's age at the end is the time it would take
+    // at the rate of deletions to reach the records archived.
+    let age = seconds - archived / rate;
+    let seen = figures.max_iterator_age_seconds;
+    assert!(
+        (seen - age).abs() < 0.15 * age,
+        "age {seen}, {age} expected"
+    );
+    assert!(figures.throttled_writes > 0);
+}
+
+#[test]
+fn a_new_table_serves_4000_units_then_doubles_its_peak_after_30_minutes() {
+    // 20,000 units a second asked of a new on-demand table for an hour: 4,000 a second for 30
+    // minutes, then 8,000.
+    let figures = simulate_until(
+        &load(20_000.0, 3_600.0, 900),
+        &stack(40, 0.0, 86_000.0),
+        3_600.0,
+        |_| {},
+    );
+    let expected = 4_000.0 * 1_800.0 + 8_000.0 * 1_800.0;
+    let units = figures.write_units as f64;
+    assert!(
+        (units - expected).abs() < 0.1 * expected,
+        "{units} units, {expected} expected"
+    );
+}
+
+#[test]
+fn records_older_than_the_record_age_are_parked_and_none_is_lost() {
+    let figures = simulate(
+        &load(20_000.0, 1_800.0, 900),
+        &stack(40, 0.0, 300.0),
+        |_| {},
+    );
+    assert!(figures.parked_records > 0, "{figures:?}");
+    assert_eq!(
+        figures.archived_records + figures.parked_records + figures.expired_in_stream,
+        figures.deletions,
+        "every record archived, parked or expired"
+    );
+    assert_eq!(figures.expired_in_stream, 0, "a record age under 24 h");
+    assert!(
+        figures.max_iterator_age_seconds <= 300.0 + 1.0,
+        "{figures:?}"
+    );
+}
+
+#[test]
+fn a_seed_reproduces_its_run() {
+    let (l, s) = (load(20_000.0, 600.0, 900), stack(10, 0.0, 120.0));
+    assert_eq!(simulate(&l, &s, |_| {}), simulate(&l, &s, |_| {}));
+}
+
+/// `tools/sizing … --output json` as a script reads it, and its exit status.
+fn sizing(args: &[&str]) -> (Value, Option<i32>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-sizing"))
+        .args(args)
+        .args(["--output", "json"])
+        .output()
+        .expect("run ttl-archiver-sizing");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
+    (summary, output.status.code())
+}
+
+#[test]
+fn a_steady_100_a_second_parks_nothing_and_stays_under_a_minute_old() {
+    let (report, status) = sizing(&["--deletions-per-second", "100", "--hours", "1"]);
+    assert_eq!(report["parked_records"], 0, "{report}");
+    assert_eq!(report["archived_records"], 360_000, "{report}");
+    assert!(
+        report["max_iterator_age_seconds"].as_f64().unwrap() < 60.0,
+        "{report}"
+    );
+    assert!(report["write_units"].as_u64().unwrap() >= 360_000);
+    assert_eq!(report["recommended"]["parallelization_factor"], 1);
+    assert_eq!(report["recommended"]["warm_write_units_per_second"], 0);
+    assert_eq!(status, Some(0));
+}
+
+#[test]
+fn a_burst_far_above_a_new_table_parks_and_the_recommended_warm_throughput_parks_none() {
+    // 40,000 units a second, ten times a new table's, with records kept 5 minutes.
+    let burst = [
+        "--deletions-per-second",
+        "40000",
+        "--hours",
+        "0.5",
+        "--item-bytes",
+        "900",
+        "--shards",
+        "40",
+        "--max-record-age-seconds",
+        "300",
+    ];
+    let (report, status) = sizing(&burst);
+    assert!(report["parked_records"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(status, Some(1), "settings that park exit 1");
+    let recommended = &report["recommended"];
+    assert_eq!(recommended["keeps_up"], true, "{report}");
+    assert_eq!(recommended["figures"]["parked_records"], 0);
+    let warm = recommended["warm_write_units_per_second"].as_u64().unwrap();
+    let factor = recommended["parallelization_factor"].as_u64().unwrap();
+    assert!(warm > 4_000, "{report}");
+
+    // The same burst with the recommended settings, run again as the user would set them.
+    let (warm, factor) = (warm.to_string(), factor.to_string());
+    let mut again = burst.to_vec();
+    again.extend([
+        "--warm-write-units",
+        &warm,
+        "--parallelization-factor",
+        &factor,
+    ]);
+    let (report, status) = sizing(&again);
+    assert_eq!(report["parked_records"], 0, "{report}");
+    assert_eq!(status, Some(0));
+}
+
+#[test]
+fn a_bad_argument_exits_2_naming_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-sizing"))
+        .args(["--deletions-per-second", "100", "--hours", "1"])
+        .args(["--max-record-age-seconds", "30"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--max-record-age-seconds must be 60 to 604800"),
+        "{stderr}"
+    );
+}
