@@ -205,3 +205,102 @@ fn a_bad_argument_exits_2_naming_it() {
         "{stderr}"
     );
 }
+
+/// The README's "Sizing" table is what the command prints: each row's load run again (the
+/// README's own command for the billion-item day, pasted), each cell compared.
+#[test]
+fn the_readmes_sizing_table_is_what_the_command_prints() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("\n## Sizing\n")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let pasted = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("the command block");
+    let billion: Vec<&str> = pasted
+        .strip_prefix("bash tools/sizing ")
+        .expect("the command as a user types it")
+        .split_whitespace()
+        .collect();
+    let steady = [
+        "--deletions-per-second",
+        "1000",
+        "--hours",
+        "24",
+        "--item-bytes",
+        "900",
+        "--shards",
+        "4",
+    ];
+    let global = [
+        "--deletions-per-second",
+        "10000",
+        "--hours",
+        "6",
+        "--item-bytes",
+        "900",
+        "--shards",
+        "16",
+        "--global-archive",
+        "--other-regions",
+        "2",
+    ];
+    let rows: Vec<Vec<&str>> = section
+        .lines()
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| load"))
+        .map(|line| line.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    let cells = |figures: &Value, cost: &Value| {
+        let age = figures["max_iterator_age_seconds"].as_f64().unwrap();
+        (
+            ttl_archiver::sizing::cli::thousands(figures["parked_records"].as_f64().unwrap()),
+            ttl_archiver::sizing::cli::duration(age),
+            format!("${:.2}", cost["total"].as_f64().unwrap()),
+        )
+    };
+    let check = |row: &[&str], (parked, age, cost): (String, String, String)| {
+        assert_eq!(row[2], parked, "{row:?}");
+        assert!(row[3].starts_with(&age), "{row:?}: {age}");
+        assert_eq!(row[4], cost, "{row:?}");
+    };
+    let runs = [
+        (&steady[..], 0, None),
+        (&billion[..], 1, Some(2)),
+        (&global[..], 3, Some(4)),
+    ];
+    // The three at once: the billion-item day takes a while in a debug build.
+    let reports: Vec<Value> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|(args, _, _)| scope.spawn(move || sizing(args).0))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ((_, defaults, recommended), report) in runs.into_iter().zip(reports) {
+        check(&rows[defaults], cells(&report, &report["cost"]));
+        let r = &report["recommended"];
+        match recommended {
+            None => assert!(rows[defaults][1].contains("also the recommendation")),
+            Some(row) => {
+                check(&rows[row], cells(&r["figures"], &r["cost"]));
+                let warm = ttl_archiver::sizing::cli::thousands(
+                    r["warm_write_units_per_second"].as_f64().unwrap(),
+                );
+                let reserved = r["reserved_concurrency"].to_string();
+                assert_eq!(
+                    rows[row][1],
+                    format!("warm {warm} units/s, reserved concurrency {reserved}"),
+                );
+                assert_eq!(r["parallelization_factor"], 1, "the table leaves it out");
+            }
+        }
+    }
+}

@@ -1025,7 +1025,11 @@ LINT_SETS = {
     "table of another account with its key": {"ArchiveTableArn": OTHER_ACCOUNT_TABLE, "ArchiveKmsKeyArn": KEY_ARN},
     "everything": OPTIONS,
     "hardening": {"AccessLogBucketName": "my-access-logs", "LogGroupKmsKeyArn": KEY_ARN, "ReservedConcurrency": "10"},
-    "global table, primary": {**PRIMARY, "ArchiveKmsKeyArn": MRK_ARN, "ArchiveRetentionDays": "400"},
+    "global table, primary": {
+        **PRIMARY, "ArchiveKmsKeyArn": MRK_ARN, "ArchiveRetentionDays": "400",
+        "ArchiveWarmWriteUnitsPerSecond": "60000",
+    },
+    "warm archive": {"ArchiveWarmWriteUnitsPerSecond": "60000"},
     "global table, secondary": SECONDARY,
 }
 BIN = pathlib.Path(sys.executable).parent
@@ -1234,3 +1238,38 @@ def test_the_anchor_rule_is_githubs():
 def test_the_readme_is_under_400_lines():
     lines = len((ROOT / "README.md").read_text().splitlines())
     assert lines < 400, f"README.md has {lines} lines: move the depth into docs/"
+
+
+# The archive's warm write throughput (README, "Sizing"): off by default, then on the table the
+# stack creates, Regional or global, and nowhere else; no permission for it.
+@pytest.mark.parametrize("options, table", [({}, "ArchiveTable"), (PRIMARY, "GlobalArchiveTable")])
+def test_the_archives_warm_write_throughput_is_a_parameter_off_by_default(options, table):
+    plain = Stack(options)
+    warm = Stack({**options, "ArchiveWarmWriteUnitsPerSecond": "60000"})
+    assert warm.invalid_parameters() == {}
+    assert "WarmThroughput" not in plain.resources[table]["Properties"]
+    assert warm.resources[table]["Properties"]["WarmThroughput"] == {"WriteUnitsPerSecond": "60000"}
+    changed = {name for name in plain.resources if plain.resources[name] != warm.resources[name]}
+    assert changed == {table}
+    assert list(statements(plain.resources)) == list(statements(warm.resources)), "no new permission"
+    refused = Stack({**options, "ArchiveWarmWriteUnitsPerSecond": "-1"}).invalid_parameters()
+    assert refused == {"ArchiveWarmWriteUnitsPerSecond": "MinValue"}
+
+
+def test_a_table_of_your_own_is_not_warmed_by_the_stack():
+    stack = Stack({"ArchiveTableArn": OTHER_ACCOUNT_TABLE, "ArchiveWarmWriteUnitsPerSecond": "60000"})
+    assert not any(
+        "WarmThroughput" in resource.get("Properties", {}) for resource in stack.resources.values()
+    )
+
+
+def test_the_iterator_age_alarm_warns_well_before_records_are_parked():
+    """With the defaults, the alarm fires (its period times its evaluation periods after the age
+    passes its threshold) within a tenth of the time a record has before it is parked."""
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    parameters, alarm = template["Parameters"], template["Resources"]["IteratorAgeAlarm"]["Properties"]
+    record_age = parameters["MaximumRecordAgeInSeconds"]["Default"]
+    fires_after = parameters["IteratorAgeAlarmSeconds"]["Default"] + alarm["Period"] * alarm["EvaluationPeriods"]
+    assert fires_after * 10 <= record_age, (fires_after, record_age)
+    assert alarm["Statistic"] == "Maximum" and alarm["MetricName"] == "IteratorAge"
+    assert "MaximumRecordAgeInSeconds" in parameters["IteratorAgeAlarmSeconds"]["Description"]

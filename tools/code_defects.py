@@ -102,6 +102,30 @@ DEFECTS = {
         [("restore", "legacy_versions")],
         r"the whole day, legacy and binary versions alike",
     ),
+    "on-demand-never-doubles": (
+        "a sizing model whose new on-demand table never grows past 4,000 units a second",
+        "src/sizing/archive_table.rs",
+        "        self.floor.max(2.0 * self.old_peak)",
+        "        self.floor",
+        [("sizing", "doubles_its_peak")],
+        r"units, \d+ expected",
+    ),
+    "throttled-writes-written": (
+        "a sizing model that counts throttled writes as written",
+        "src/sizing/pipeline.rs",
+        "        invocation.written += taken;",
+        "        invocation.written += asked;",
+        [("sizing", "archives_at_its_capacity"), ("sizing_calibration", "")],
+        r"archived, [\d.]+ expected|throughput differs by more than 25%",
+    ),
+    "records-never-too-old": (
+        "a sizing model whose mapping never parks a record for its age",
+        "src/sizing/pipeline.rs",
+        "        if t - oldest > stack.maximum_record_age_seconds {",
+        "        if t - oldest > f64::INFINITY {",
+        [("sizing", "records_older_than_the_record_age"), ("sizing_calibration", "")],
+        r"Figures \{|assertion `left == right` failed",
+    ),
 }
 
 
