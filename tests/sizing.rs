@@ -22,6 +22,7 @@ fn stack(shards: u64, warm: f64, max_age: f64) -> Stack {
         iterator_age_alarm_seconds: 600.0,
         concurrency_limit: 1_000,
         warm_write_units: warm,
+        table_write_quota: ttl_archiver::sizing::archive_table::TABLE_WRITE_QUOTA,
         function: FunctionModel::default(),
         seed: 7,
     }
@@ -119,6 +120,22 @@ fn records_older_than_the_record_age_are_parked_and_none_is_lost() {
 }
 
 #[test]
+fn with_fewer_slots_than_batchers_every_record_is_still_accounted_for() {
+    // 20 shards, 3 concurrent invocations: lanes wait for a slot; lanes that park without taking
+    // one must pass it on.
+    let mut few = stack(20, 0.0, 120.0);
+    few.concurrency_limit = 3;
+    let figures = simulate(&load(20_000.0, 600.0, 900), &few, |_| {});
+    assert!(figures.peak_concurrency <= 3, "{figures:?}");
+    assert!(figures.parked_records > 0, "{figures:?}");
+    assert_eq!(
+        figures.archived_records + figures.parked_records + figures.expired_in_stream,
+        figures.deletions,
+        "{figures:?}"
+    );
+}
+
+#[test]
 fn a_seed_reproduces_its_run() {
     let (l, s) = (load(20_000.0, 600.0, 900), stack(10, 0.0, 120.0));
     assert_eq!(simulate(&l, &s, |_| {}), simulate(&l, &s, |_| {}));
@@ -193,21 +210,43 @@ fn a_burst_far_above_a_new_table_parks_and_the_recommended_warm_throughput_parks
 
 #[test]
 fn a_bad_argument_exits_2_naming_it() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-sizing"))
-        .args(["--deletions-per-second", "100", "--hours", "1"])
-        .args(["--max-record-age-seconds", "30"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("--max-record-age-seconds must be 60 to 604800"),
-        "{stderr}"
-    );
+    for (flag, value, said) in [
+        (
+            "--max-record-age-seconds",
+            "30",
+            "--max-record-age-seconds must be 60 to 604800",
+        ),
+        ("--ramp-minutes", "NaN", "--ramp-minutes must be 0 to 60"),
+        (
+            "--warm-write-units",
+            "1000",
+            "--warm-write-units must be 0 (a new table's) or 4000",
+        ),
+        (
+            "--account-concurrency",
+            "0",
+            "--account-concurrency must be 1 or more",
+        ),
+        ("--hours", "1e9", "--hours must be 0.001 to 168"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ttl-archiver-sizing"))
+            .args(["--deletions-per-second", "100", flag, value])
+            .args(if flag == "--hours" {
+                vec![]
+            } else {
+                vec!["--hours", "1"]
+            })
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(said), "{flag} {value}: {stderr}");
+    }
 }
 
 /// The README's "Sizing" table is what the command prints: each row's load run again (the
-/// README's own command for the billion-item day, pasted), each cell compared.
+/// README's own command for the billion-item day, pasted; the command the test command built in
+/// place of `bash tools/sizing`, which builds the same source), each cell compared.
 #[test]
 fn the_readmes_sizing_table_is_what_the_command_prints() {
     let readme =

@@ -11,6 +11,9 @@
 //!   adds nothing for it; a hot key would throttle sooner (see the README, "Sizing").
 //! - [WRU] "Read/write capacity mode": a write request unit writes an item of up to 1 KB; a
 //!   larger item takes one more per KB, rounded up.
+//! - [QUOTA] "Quotas in Amazon DynamoDB" (…/developerguide/ServiceQuotas.html): an on-demand
+//!   table's default per-table quota, 40,000 write units a second: the doubling stops there (a
+//!   warm throughput above it implies the quota was raised).
 //!
 //! Throttling is answered as DynamoDB answers BatchWriteItem: the items over capacity come back
 //! unprocessed (all of them: ProvisionedThroughputExceededException), nothing else changes.
@@ -20,6 +23,9 @@
 
 /// [OD] What a new on-demand table serves at once.
 pub const NEW_TABLE_WRITE_UNITS: f64 = 4_000.0;
+/// [QUOTA] "Quotas in Amazon DynamoDB": an on-demand table serves at most 40,000 write request
+/// units a second unless the quota is raised.
+pub const TABLE_WRITE_QUOTA: f64 = 40_000.0;
 /// [OD] How far back the previous peak must lie to double what the table serves.
 pub const PEAK_WINDOW_SECONDS: usize = 30 * 60;
 
@@ -32,6 +38,8 @@ pub fn write_units(bytes: u64) -> u64 {
 pub struct ArchiveTable {
     /// What it serves at once whatever its history: a new table's, or its warm throughput.
     floor: f64,
+    /// The most it serves: the table's write quota.
+    ceiling: f64,
     /// Write units consumed in each whole second, at most that second's capacity.
     consumed: Vec<f64>,
     /// The highest second among those older than the peak window.
@@ -42,19 +50,19 @@ pub struct ArchiveTable {
 }
 
 impl ArchiveTable {
-    /// `warm_write_units`: 0 for a new table (4,000), else its warm throughput.
-    pub fn new(warm_write_units: f64) -> Self {
-        let floor = if warm_write_units > 0.0 {
-            warm_write_units
-        } else {
-            NEW_TABLE_WRITE_UNITS
-        };
+    /// `warm_write_units`: 0 for a new table (4,000), else its warm throughput (never less than
+    /// a new table's); `quota`: the table's write quota, the most it serves (a warm throughput
+    /// above it means it was raised).
+    pub fn new(warm_write_units: f64, quota: f64) -> Self {
         ArchiveTable {
-            floor,
+            floor: warm_write_units.max(NEW_TABLE_WRITE_UNITS),
+            ceiling: quota.max(warm_write_units),
             consumed: Vec::new(),
             old_peak: 0.0,
             folded: 0,
-            tokens: floor,
+            tokens: warm_write_units
+                .max(NEW_TABLE_WRITE_UNITS)
+                .min(quota.max(warm_write_units)),
             refilled_at: 0.0,
         }
     }
@@ -67,7 +75,7 @@ impl ArchiveTable {
             self.old_peak = self.old_peak.max(self.consumed[self.folded]);
             self.folded += 1;
         }
-        self.floor.max(2.0 * self.old_peak)
+        self.floor.max(2.0 * self.old_peak).min(self.ceiling)
     }
 
     /// Asks at `t` to write `items` items of `units_each`; returns how many it takes (in the
@@ -104,7 +112,7 @@ mod tests {
 
     #[test]
     fn a_new_table_takes_4000_units_a_second_and_throttles_the_rest() {
-        let mut table = ArchiveTable::new(0.0);
+        let mut table = ArchiveTable::new(0.0, TABLE_WRITE_QUOTA);
         assert_eq!(table.write(0.0, 5_000, 1), 4_000);
         assert_eq!(table.write(0.5, 5_000, 1), 2_000);
         assert_eq!(table.write(1.5, 5_000, 1), 4_000);
@@ -112,7 +120,7 @@ mod tests {
 
     #[test]
     fn the_capacity_doubles_the_peak_once_it_is_30_minutes_old() {
-        let mut table = ArchiveTable::new(0.0);
+        let mut table = ArchiveTable::new(0.0, TABLE_WRITE_QUOTA);
         let mut served = Vec::new();
         for second in 0..2_400 {
             served.push(table.write(second as f64, 10_000, 1));
@@ -128,8 +136,17 @@ mod tests {
     }
 
     #[test]
+    fn the_doubling_stops_at_the_tables_quota() {
+        let mut table = ArchiveTable::new(30_000.0, TABLE_WRITE_QUOTA);
+        for second in 0..1_802 {
+            table.write(second as f64, 100_000, 1);
+        }
+        assert_eq!(table.capacity(1_802.0), 40_000.0);
+    }
+
+    #[test]
     fn warm_throughput_is_served_at_once() {
-        let mut table = ArchiveTable::new(40_000.0);
+        let mut table = ArchiveTable::new(40_000.0, TABLE_WRITE_QUOTA);
         assert_eq!(table.write(0.0, 30_000, 1), 30_000);
         assert_eq!(table.write(0.0, 30_000, 2), 5_000);
     }

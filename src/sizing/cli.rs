@@ -11,7 +11,7 @@ use crate::operator::output::Lines;
 use crate::operator::progress::Progress;
 use crate::operator::session::{EXIT_DONE, EXIT_LEFT};
 use crate::operator::settings::OutputFormat;
-use crate::sizing::archive_table::write_units;
+use crate::sizing::archive_table::{write_units, NEW_TABLE_WRITE_UNITS, TABLE_WRITE_QUOTA};
 use crate::sizing::cost::{cost, Cost, Prices};
 use crate::sizing::function::FunctionModel;
 use crate::sizing::pipeline::{simulate, Figures, Load, Stack, ARCHIVER_ADDS_BYTES};
@@ -63,9 +63,15 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub shards: u64,
 
-    /// The archive table's warm write throughput (units a second); 0: a new on-demand table
+    /// The archive table's warm write throughput (units a second): 0 for a new on-demand table,
+    /// or 4,000 and more
     #[arg(long, value_name = "UNITS", default_value_t = 0.0)]
     pub warm_write_units: f64,
+
+    /// The archive table's write quota (DynamoDB's default for an on-demand table: 40,000 units a
+    /// second, raised on request)
+    #[arg(long, value_name = "UNITS", default_value_t = TABLE_WRITE_QUOTA)]
+    pub table_write_quota: f64,
 
     /// The template's ParallelizationFactor
     #[arg(long, value_name = "N", default_value_t = 1,
@@ -162,6 +168,7 @@ impl Cli {
                 reserved => reserved,
             },
             warm_write_units: self.warm_write_units,
+            table_write_quota: self.table_write_quota,
             function: FunctionModel {
                 memory_mb: self.memory_mb,
                 max_concurrency: self.max_concurrency,
@@ -180,31 +187,66 @@ impl Cli {
         }
     }
 
-    /// A bad combination clap cannot see, in its words.
+    /// A bad value or combination clap cannot see, in its words. Ranges are Lambda's and
+    /// DynamoDB's; a run longer than a week says nothing a week does not (the stream keeps a
+    /// record a day).
     pub fn check(&self) -> Result<(), String> {
-        let positive = [
-            ("--deletions-per-second", self.deletions_per_second),
-            ("--hours", self.hours),
-            ("--memory-mb", self.memory_mb),
+        let ranges = [
+            (
+                "--deletions-per-second",
+                self.deletions_per_second,
+                1e-3,
+                1e8,
+            ),
+            ("--hours", self.hours, 1e-3, 168.0),
+            ("--ramp-minutes", self.ramp_minutes, 0.0, self.hours * 60.0),
+            (
+                "--batching-window-seconds",
+                self.batching_window_seconds,
+                0.0,
+                300.0,
+            ),
+            (
+                "--max-record-age-seconds",
+                self.max_record_age_seconds,
+                60.0,
+                604_800.0,
+            ),
+            (
+                "--iterator-age-alarm-seconds",
+                self.iterator_age_alarm_seconds,
+                60.0,
+                604_800.0,
+            ),
+            ("--memory-mb", self.memory_mb, 128.0, 10_240.0),
+            ("--warm-write-units", self.warm_write_units, 0.0, 1e9),
+            (
+                "--table-write-quota",
+                self.table_write_quota,
+                NEW_TABLE_WRITE_UNITS,
+                1e9,
+            ),
+            ("--write-price", self.write_price, 0.0, 1e6),
+            ("--gb-second-price", self.gb_second_price, 0.0, 1e6),
         ];
-        for (flag, value) in positive {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(format!("{flag} must be above 0"));
+        for (flag, value, low, high) in ranges {
+            // NaN fails every comparison: refused here too.
+            if !(value >= low && value <= high) {
+                return Err(format!("{flag} must be {low} to {high}"));
             }
         }
-        if !(60.0..=604_800.0).contains(&self.max_record_age_seconds) {
-            return Err("--max-record-age-seconds must be 60 to 604800 (Lambda's range)".into());
+        if self.warm_write_units > 0.0 && self.warm_write_units < NEW_TABLE_WRITE_UNITS {
+            return Err("--warm-write-units must be 0 (a new table's) or 4000 and more".into());
         }
-        if self.ramp_minutes < 0.0 || self.ramp_minutes * 60.0 > self.hours * 3600.0 {
-            return Err("--ramp-minutes must be 0 to --hours".into());
+        if self.account_concurrency == 0 {
+            return Err("--account-concurrency must be 1 or more".into());
         }
-        if self.warm_write_units < 0.0 || self.batching_window_seconds < 0.0 {
-            return Err(
-                "--warm-write-units and --batching-window-seconds cannot be negative".into(),
-            );
-        }
-        if self.deletions_per_second * self.hours * 3600.0 > 1e12 {
+        let deletions = self.deletions_per_second * self.hours * 3600.0;
+        if deletions > 1e12 {
             return Err("more than a trillion deletions: split the run".into());
+        }
+        if ((self.shards * self.parallelization_factor) as f64) > deletions {
+            return Err("fewer deletions than --shards times --parallelization-factor".into());
         }
         Ok(())
     }
@@ -252,9 +294,10 @@ pub fn run(cli: &Cli) -> u8 {
     let recommended = recommend(&load, &stack, |run| {
         progress.listed(1);
         if run > 1 {
-            progress.finished(format!("searching: run {run}"));
+            progress.finished(format!("searching for settings: run {run}"));
         }
     });
+    progress.finished("done".into());
     let report = Report {
         deletions_per_second: cli.deletions_per_second,
         hours: cli.hours,
@@ -416,6 +459,14 @@ fn table(cli: &Cli, report: &Report) -> Vec<String> {
              function more memory (a larger share of a vCPU), or check --shards."
                 .into(),
         );
+    }
+    if r.warm_write_units_per_second as f64 > cli.table_write_quota {
+        lines.push(format!(
+            "{} write units a second is above the table's write quota of {}: ask for an \
+             increase first (DynamoDB's service quotas).",
+            thousands(r.warm_write_units_per_second as f64),
+            thousands(cli.table_write_quota)
+        ));
     }
     if r.reserved_concurrency > ACCOUNT_CONCURRENCY {
         lines.push(format!(

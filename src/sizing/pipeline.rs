@@ -20,10 +20,10 @@
 //!
 //! Records are counted, not carried: a lane (one of a shard's concurrent batchers) holds the
 //! count it has read past, and the deletions' profile says when each of its records arrived.
-//! Retries start at once (the wait is not documented). Which records of a batch the function
-//! fails to write is modelled as the writer's order gives it: requests go out in the batch's
-//! order, a round of `MAX_CONCURRENCY` at a time, so the written records are a prefix to within
-//! one round, and the mapping's checkpoint is the start of the first round not wholly written.
+//! Retries start at once (the wait is not documented) and, as in `tests/support/esm.rs`, send
+//! the batch's records from the checkpoint again, no new ones. The table takes a round's items
+//! in the order asked, so the records written are a prefix of the batch, and the checkpoint (the
+//! lowest failed record) is the first record not written.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -72,6 +72,8 @@ pub struct Stack {
     pub concurrency_limit: u64,
     /// The archive's warm write throughput; 0 for a new on-demand table.
     pub warm_write_units: f64,
+    /// The archive table's write quota (units a second).
+    pub table_write_quota: f64,
     pub function: FunctionModel,
     /// Seeds the writer's jitter: one seed, one run.
     pub seed: u64,
@@ -111,6 +113,8 @@ pub struct Figures {
 enum Kind {
     /// A lane may form its next batch.
     Ready(usize),
+    /// A waiting lane, woken for a free slot.
+    Woken(usize),
     /// An invocation sends its next round of writes.
     Round(usize),
 }
@@ -149,6 +153,8 @@ struct Lane {
     checkpoint: u64,
     /// Consecutive invocations that left records unwritten.
     attempts: u32,
+    /// After a partial failure: how many records, from the checkpoint, are sent again.
+    retry: Option<u64>,
     done: bool,
 }
 
@@ -177,6 +183,8 @@ struct Run<'a> {
     free_invocations: Vec<usize>,
     running: u64,
     waiting: VecDeque<usize>,
+    /// Lanes woken for a free slot that have not yet taken it.
+    woken: u64,
     rng: fastrand::Rng,
     figures: Figures,
 }
@@ -210,13 +218,14 @@ pub fn simulate_until(
             .min(MAX_PAYLOAD_BYTES / record_bytes)
             .max(1),
         units_each: write_units(load.item_bytes + ARCHIVER_ADDS_BYTES),
-        table: ArchiveTable::new(stack.warm_write_units),
+        table: ArchiveTable::new(stack.warm_write_units, stack.table_write_quota),
         heap: BinaryHeap::new(),
         order: 0,
         invocations: Vec::new(),
         free_invocations: Vec::new(),
         running: 0,
         waiting: VecDeque::new(),
+        woken: 0,
         rng: fastrand::Rng::with_seed(stack.seed),
         figures: Figures {
             deletions: per_lane * lanes,
@@ -237,8 +246,13 @@ pub fn simulate_until(
         }
         match event.kind {
             Kind::Ready(lane) => run.ready(lane, event.at),
+            Kind::Woken(lane) => {
+                run.woken -= 1;
+                run.ready(lane, event.at)
+            }
             Kind::Round(invocation) => run.round(invocation, event.at),
         }
+        run.wake(event.at);
     }
     progress(run.figures.drain_seconds);
     run.figures
@@ -269,6 +283,17 @@ impl Run<'_> {
         ((records + 1e-6).floor() as u64).min(self.per_lane)
     }
 
+    /// [CON] Each slot free and not yet promised goes to the lane that has waited longest.
+    fn wake(&mut self, t: f64) {
+        while self.running + self.woken < self.stack.concurrency_limit {
+            let Some(lane) = self.waiting.pop_front() else {
+                return;
+            };
+            self.woken += 1;
+            self.schedule(t, Kind::Woken(lane));
+        }
+    }
+
     fn ready(&mut self, lane: usize, t: f64) {
         let stack = self.stack;
         let checkpoint = self.lanes[lane].checkpoint;
@@ -285,30 +310,45 @@ impl Run<'_> {
             self.figures.expired_in_stream += kept_from - checkpoint;
             self.lanes[lane].checkpoint = kept_from;
             self.lanes[lane].attempts = 0;
+            self.lanes[lane].retry = None;
             self.schedule(t, Kind::Ready(lane));
             return;
         }
-        let arrived = self.arrived_by(t);
-        if arrived <= checkpoint {
-            let next = self.arrival(checkpoint);
-            self.schedule(next.max(t), Kind::Ready(lane));
-            return;
-        }
-        let available = arrived - checkpoint;
         let oldest = self.arrival(checkpoint);
-        // [PAR] A batch goes when full, or when its first record has waited the window (the
-        // last records of a lane too: the mapping cannot know none will follow).
-        if available < self.batch_cap && t < oldest + stack.batching_window_seconds {
-            let full_at = if checkpoint + self.batch_cap <= self.per_lane {
-                self.arrival(checkpoint + self.batch_cap - 1)
-            } else {
-                f64::INFINITY
-            };
-            let next = full_at.min(oldest + stack.batching_window_seconds);
-            self.schedule(next.max(t), Kind::Ready(lane));
-            return;
-        }
-        let take = available.min(self.batch_cap);
+        let take = match self.lanes[lane].retry {
+            // [PBR] A retry sends the same records again, at once.
+            Some(records) => records,
+            None => {
+                // Arrival times and counts are each other's inverse only to a rounding: a record
+                // whose arrival time has come has arrived.
+                let mut arrived = self.arrived_by(t);
+                if oldest <= t {
+                    arrived = arrived.max(checkpoint + 1);
+                }
+                if arrived <= checkpoint {
+                    self.schedule(oldest, Kind::Ready(lane));
+                    return;
+                }
+                let full_at = if checkpoint + self.batch_cap <= self.per_lane {
+                    self.arrival(checkpoint + self.batch_cap - 1)
+                } else {
+                    f64::INFINITY
+                };
+                if full_at <= t {
+                    arrived = arrived.max(checkpoint + self.batch_cap);
+                }
+                let available = arrived - checkpoint;
+                // [PAR] A batch goes when full, or when its first record has waited the window
+                // (the last records of a lane too: the mapping cannot know none will follow).
+                let window_end = oldest + stack.batching_window_seconds;
+                if available < self.batch_cap && t < window_end {
+                    // Both later than now: the batch is not full, the window not over.
+                    self.schedule(full_at.min(window_end), Kind::Ready(lane));
+                    return;
+                }
+                available.min(self.batch_cap)
+            }
+        };
         // [ERR] Records older than MaximumRecordAgeInSeconds go to the destination unsent.
         if t - oldest > stack.maximum_record_age_seconds {
             self.park(lane, take, t);
@@ -376,12 +416,12 @@ impl Run<'_> {
         }
         invocation.attempt += 1;
         let attempt = invocation.attempt;
-        self.figures.write_retries += 1;
         let delay = f.backoff(attempt, self.rng.f64());
         // The writer gives up when the retries run out or the next one could not finish in time.
         if attempt >= f.retry.max_attempts || answered + delay >= f.stop_at(start) {
             return self.finish(id, answered);
         }
+        self.figures.write_retries += 1;
         self.schedule(answered + delay, Kind::Round(id));
     }
 
@@ -396,24 +436,22 @@ impl Run<'_> {
         self.free_invocations.push(id);
         let f = &self.stack.function;
         self.figures.invocations += 1;
-        self.figures.lambda_gb_seconds += (t - start) * f.memory_mb / 1024.0;
+        // Billed from the function's start, after Lambda's own time.
+        let billed = t - start - f.invoke_overhead_seconds;
+        self.figures.lambda_gb_seconds += billed.max(0.0) * f.memory_mb / 1024.0;
         self.running -= 1;
-        if let Some(next) = self.waiting.pop_front() {
-            self.schedule(t, Kind::Ready(next));
-        }
+        // [PBR] The checkpoint: the lowest failed record, the first not written.
+        self.figures.archived_records += written;
+        let state = &mut self.lanes[lane];
+        state.checkpoint += written;
         if written == records {
-            self.figures.archived_records += records;
-            self.lanes[lane].checkpoint += records;
-            self.lanes[lane].attempts = 0;
+            state.attempts = 0;
+            state.retry = None;
         } else {
-            // [PBR] The checkpoint: the first round not wholly written.
-            let round = f.items_per_round();
-            let prefix = written / round * round;
-            self.figures.archived_records += prefix;
-            self.lanes[lane].checkpoint += prefix;
-            self.lanes[lane].attempts += 1;
-            if self.lanes[lane].attempts > self.stack.maximum_retry_attempts {
-                self.park(lane, records - prefix, t);
+            state.attempts += 1;
+            state.retry = Some(records - written);
+            if state.attempts > self.stack.maximum_retry_attempts {
+                self.park(lane, records - written, t);
             } else {
                 self.figures.mapping_retries += 1;
             }
@@ -426,6 +464,7 @@ impl Run<'_> {
         self.figures.parked_batches += 1;
         self.lanes[lane].checkpoint += records;
         self.lanes[lane].attempts = 0;
+        self.lanes[lane].retry = None;
         self.figures.drain_seconds = self.figures.drain_seconds.max(t);
     }
 }
