@@ -491,12 +491,9 @@ pub fn thousands(value: f64) -> String {
     out
 }
 
-/// Seconds as `42 s`, `3 min 20 s` or `2 h 05 min`.
+/// Seconds to the second, as humantime writes a duration (`3m 20s`, `5h 59m 12s`), the form the
+/// operator commands' `--expires-in` reads.
 pub fn duration(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min {:02} s", s / 60, s % 60),
-        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
-    }
+    let whole = std::time::Duration::from_secs(seconds.max(0.0).round() as u64);
+    humantime::format_duration(whole).to_string()
 }

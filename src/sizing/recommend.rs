@@ -91,9 +91,8 @@ pub fn recommend(load: &Load, stack: &Stack, mut progress: impl FnMut(usize)) ->
         }
     }
     let warm = high as f64 * WARM_STEP;
-    let figures = best
-        .filter(|_| high == low)
-        .unwrap_or_else(|| run(&with(factor, warm)));
+    // The last run that kept up was at `high`; none did when `high` is still the upper bound.
+    let figures = best.unwrap_or_else(|| run(&with(factor, warm)));
     Recommended {
         parallelization_factor: factor,
         warm_write_units_per_second: warm as u64,
