@@ -136,6 +136,24 @@ fn with_fewer_slots_than_batchers_every_record_is_still_accounted_for() {
 }
 
 #[test]
+fn a_batch_stops_at_6_mb_before_its_batch_size() {
+    // 5,000-byte items: an event record of about 5,000 x 1.3 + 600 = 7,100 bytes, so 6 MB
+    // (6,291,456 bytes) holds 886 of them, fewer than BatchSize 1,000. 1,000 deletions a second
+    // fill a batch within the 5 s window; the table is warm enough never to throttle.
+    let figures = simulate(
+        &load(1_000.0, 600.0, 5_000),
+        &stack(1, 40_000.0, 21_600.0),
+        |_| {},
+    );
+    assert_eq!(figures.throttled_writes, 0, "{figures:?}");
+    assert_eq!(figures.archived_records, 600_000);
+    assert!(
+        figures.invocations >= 600_000u64.div_ceil(886),
+        "{figures:?}"
+    );
+}
+
+#[test]
 fn a_seed_reproduces_its_run() {
     let (l, s) = (load(20_000.0, 600.0, 900), stack(10, 0.0, 120.0));
     assert_eq!(simulate(&l, &s, |_| {}), simulate(&l, &s, |_| {}));
@@ -327,7 +345,20 @@ fn the_readmes_sizing_table_is_what_the_command_prints() {
         check(&rows[defaults], cells(&report, &report["cost"]));
         let r = &report["recommended"];
         match recommended {
-            None => assert!(rows[defaults][1].contains("also the recommendation")),
+            None => {
+                // The defaults keep up: the recommendation changes only the reservation.
+                assert_eq!(r["warm_write_units_per_second"], 0);
+                assert_eq!(r["parallelization_factor"], 1);
+                check(&rows[defaults], cells(&r["figures"], &r["cost"]));
+                let reserved = r["reserved_concurrency"].to_string();
+                assert!(
+                    rows[defaults][1].ends_with(&format!(
+                        "recommended the same, with reserved concurrency {reserved}"
+                    )),
+                    "{:?}",
+                    rows[defaults]
+                );
+            }
             Some(row) => {
                 check(&rows[row], cells(&r["figures"], &r["cost"]));
                 let warm = ttl_archiver::sizing::cli::thousands(

@@ -6,7 +6,7 @@
 //! units a second (the items over it come back unprocessed; none fitting, the whole request is
 //! refused). At two capacities below the deletion rate the model, given the same parameters, must
 //! agree within 25% on the records archived in the run and on whether any are parked. The
-//! figures are in the README ("Sizing").
+//! figures are in docs/sizing.md ("Calibrated against the real pipeline").
 #![cfg(feature = "operator")]
 
 mod support;

@@ -15,8 +15,8 @@ use crate::aws::writer::RetryPolicy;
 
 /// Lambda: one vCPU at this memory size.
 pub const MB_PER_VCPU: f64 = 1_769.0;
-/// BatchWriteItem: at most 25 put requests per call.
-pub const ITEMS_PER_BATCH_WRITE: u64 = 25;
+/// BatchWriteItem: at most 25 put requests per call (the planner's own limit).
+pub const ITEMS_PER_BATCH_WRITE: u64 = crate::archive::batch::MAX_ITEMS_PER_REQUEST as u64;
 
 #[derive(Debug, Clone)]
 pub struct FunctionModel {
@@ -42,8 +42,8 @@ impl Default for FunctionModel {
         FunctionModel {
             memory_mb: 256.0,
             timeout_seconds: 60.0,
-            deadline_margin_seconds: 0.5,
-            max_concurrency: 16,
+            deadline_margin_seconds: crate::lambda::config::DEFAULT_DEADLINE_MARGIN.as_secs_f64(),
+            max_concurrency: crate::lambda::config::DEFAULT_MAX_CONCURRENCY as u64,
             global_archive: false,
             cpu_seconds_per_record: 10e-6,
             cpu_seconds_per_byte: 2e-9,
